@@ -1,0 +1,20 @@
+//! `skillup-api`: the REST API (actix-web) over the shared cache and Postgres.
+//!
+//! - [`config`]: `ApiConfig`, parsed once from the environment.
+//! - [`startup`]: [`Application`], which binds, migrates and runs the server.
+//! - [`routes`]: one module per route group, each with a `routes()` registration.
+//! - [`error`]: the one error type, mapped to the spec's error JSON.
+//! - [`cached`]: turning a cache lookup into a response with `X-Cache`.
+
+pub mod cached;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod params;
+pub mod routes;
+pub mod startup;
+pub mod state;
+
+pub use config::ApiConfig;
+pub use startup::Application;

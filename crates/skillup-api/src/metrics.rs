@@ -1,0 +1,37 @@
+//! Request metrics middleware and the Prometheus `/metrics` route.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, get, web};
+
+/// Records `http_request_duration_seconds{method,route,status}`; the route is the
+/// matched pattern (`/api/courses/{id}`), so ids do not explode the label set.
+pub async fn record(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let res = next.call(req).await?;
+    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    metrics::histogram!(
+        "http_request_duration_seconds",
+        "method" => res.request().method().as_str().to_owned(),
+        "route" => route,
+        "status" => res.status().as_str().to_owned(),
+    )
+    .record(start.elapsed().as_secs_f64());
+    Ok(res)
+}
+
+/// Prometheus text: request latency, cache hits/misses/errors, database queries.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
+#[get("/metrics")]
+pub async fn metrics_text(handle: web::Data<metrics_exporter_prometheus::PrometheusHandle>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(handle.render())
+}

@@ -1,0 +1,378 @@
+//! The cache operations. Read paths never fail because of Redis: they report
+//! [`CacheStatus::Bypass`] and let the caller serve the database answer.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fred::prelude::*;
+use fred::types::scan::Scanner;
+use futures_util::{FutureExt, StreamExt};
+use serde::Serialize;
+use skillup_common::config::RedisConfig;
+
+use crate::flight::Flights;
+use crate::keys::{CacheKey, Keys};
+use crate::scripts;
+use crate::stats::{CacheCounters, Counters, RedisInfo};
+use crate::CacheError;
+
+/// How long a generation key outlives its last bump. It must exceed the longest
+/// load; a guard that expired only ever makes a fill fail, never succeed wrongly.
+const GUARD_TTL_SECS: u64 = 24 * 3600;
+/// Keys per `SCAN` page and per `UNLINK` batch in [`Cache::delete_pattern`].
+const SCAN_BATCH: u32 = 1000;
+
+/// Where an answer came from; sent to clients as `X-Cache`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CacheStatus {
+    /// Served from Redis.
+    Hit,
+    /// Loaded from the database, Redis up (and filled, unless a write raced the load).
+    Miss,
+    /// Redis unavailable or too slow: loaded from the database, nothing stored.
+    Bypass,
+}
+
+impl CacheStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hit => "HIT",
+            Self::Miss => "MISS",
+            Self::Bypass => "BYPASS",
+        }
+    }
+}
+
+/// The answer of [`Cache::get_or_load`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    /// The serialized value, or `None` when the loader found nothing.
+    pub value: Option<Bytes>,
+    pub status: CacheStatus,
+}
+
+/// The process's cache handle: cheap to clone, one fred client underneath.
+#[derive(Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    keys: Keys,
+    default_ttl: Duration,
+    course_ttl: Duration,
+    user_ttl: Duration,
+    timeout: Duration,
+    counters: Counters,
+    flights: Flights,
+}
+
+impl Cache {
+    /// Connects (see [`crate::client::connect`]: returns even while Redis is down).
+    pub async fn connect(cfg: &RedisConfig) -> Result<Self, CacheError> {
+        Ok(Self::new(crate::client::connect(cfg).await?, cfg))
+    }
+
+    /// Wraps an already built client.
+    pub fn new(client: Client, cfg: &RedisConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                client,
+                keys: Keys::new(cfg.key_prefix.clone()),
+                default_ttl: cfg.default_ttl,
+                course_ttl: cfg.course_ttl,
+                user_ttl: cfg.user_ttl,
+                timeout: cfg.command_timeout,
+                counters: Counters::default(),
+                flights: Flights::default(),
+            }),
+        }
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    /// `REDIS_DEFAULT_TTL`
+    pub fn default_ttl(&self) -> Duration {
+        self.inner.default_ttl
+    }
+
+    /// `REDIS_COURSE_TTL`: course details and listing pages.
+    pub fn course_ttl(&self) -> Duration {
+        self.inner.course_ttl
+    }
+
+    /// `REDIS_USER_TTL`: user snapshots.
+    pub fn user_ttl(&self) -> Duration {
+        self.inner.user_ttl
+    }
+
+    /// The underlying client, for publishing and other commands this crate does not wrap.
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.inner.client.is_connected()
+    }
+
+    pub fn counters(&self) -> CacheCounters {
+        self.inner.counters.snapshot()
+    }
+
+    /// Runs one Redis call: refused at once when disconnected, bounded by
+    /// `REDIS_COMMAND_TIMEOUT_MS`, failures counted as cache errors.
+    async fn call<T>(&self, op: impl Future<Output = Result<T, fred::error::Error>>) -> Result<T, CacheError> {
+        let result = if self.inner.client.is_connected() {
+            match tokio::time::timeout(self.inner.timeout, op).await {
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e)) => CacheError::Redis(e),
+                Err(_) => CacheError::Timeout(self.inner.timeout),
+            }
+        } else {
+            CacheError::NotConnected
+        };
+        self.inner.counters.error();
+        tracing::debug!(error = %result, "redis call failed");
+        Err(result)
+    }
+
+    /// The stored bytes of `key`, `None` if absent. Does not touch the hit/miss counters.
+    pub async fn get(&self, key: &CacheKey) -> Result<Option<Bytes>, CacheError> {
+        self.call(self.inner.client.get::<Option<Bytes>, _>(key.as_str())).await
+    }
+
+    /// Stores `value` under `key` for `ttl`, unconditionally.
+    ///
+    /// Prefer [`Cache::get_or_load`] for values read from the database: its fill is
+    /// refused when a write raced the read.
+    pub async fn set(&self, key: &CacheKey, value: Bytes, ttl: Duration) -> Result<(), CacheError> {
+        let expire = Some(Expiration::PX(millis(ttl)));
+        self.call(self.inner.client.set::<(), _, _>(key.as_str(), value, expire, None, false))
+            .await
+    }
+
+    /// Cache-aside read of `key`.
+    ///
+    /// A hit returns the stored bytes. On a miss, one `load` per key runs in this
+    /// process however many callers miss at once (single flight); its value is
+    /// stored for `ttl` only if no invalidation of `key` happened since before the
+    /// load read the database (the guard generation is read first and checked
+    /// atomically at set time). When Redis is unavailable the load still runs and
+    /// its answer is returned with [`CacheStatus::Bypass`].
+    ///
+    /// A loader answer of `None` (nothing to show) is returned and not stored.
+    pub async fn get_or_load<F, Fut, E>(&self, key: &CacheKey, ttl: Duration, load: F) -> Result<Lookup, Arc<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<Bytes>, E>> + Send + 'static,
+        E: Send + Sync + 'static,
+    {
+        let redis_up = match self.get(key).await {
+            Ok(Some(value)) => {
+                self.inner.counters.hit();
+                return Ok(Lookup {
+                    value: Some(value),
+                    status: CacheStatus::Hit,
+                });
+            }
+            Ok(None) => {
+                self.inner.counters.miss();
+                true
+            }
+            Err(_) => false,
+        };
+        let flight = self.inner.flights.join_or_start(key.as_str(), |id| {
+            let this = self.clone();
+            let key = key.clone();
+            let loading = load();
+            async move {
+                let result = this.load_and_fill(&key, ttl, redis_up, loading).await;
+                this.inner.flights.land(key.as_str(), id);
+                result
+            }
+            .boxed()
+        });
+        flight.await
+    }
+
+    async fn load_and_fill<Fut, E>(
+        &self,
+        key: &CacheKey,
+        ttl: Duration,
+        redis_up: bool,
+        loading: Fut,
+    ) -> Result<Lookup, Arc<E>>
+    where
+        Fut: Future<Output = Result<Option<Bytes>, E>>,
+    {
+        // The generation must be read before the database is.
+        let generation = if redis_up {
+            self.call(self.inner.client.get::<Option<String>, _>(key.guard()))
+                .await
+                .map(Option::unwrap_or_default)
+                .ok()
+        } else {
+            None
+        };
+        metrics::counter!("cache_loads_total").increment(1);
+        let value = loading.await.map_err(Arc::new)?;
+        let status = match (&value, generation) {
+            (Some(bytes), Some(generation)) => {
+                let stored = self
+                    .call(scripts::FILL.evalsha_with_reload::<i64, _, _>(
+                        &self.inner.client,
+                        vec![key.as_str(), key.guard()],
+                        vec![generation.into_bytes().into(), bytes.clone(), Bytes::from(millis(ttl).to_string())],
+                    ))
+                    .await;
+                match stored {
+                    Ok(0) => {
+                        metrics::counter!("cache_fills_refused_total").increment(1);
+                        CacheStatus::Miss
+                    }
+                    Ok(_) => CacheStatus::Miss,
+                    Err(_) => CacheStatus::Bypass,
+                }
+            }
+            (None, Some(_)) => CacheStatus::Miss,
+            (_, None) => CacheStatus::Bypass,
+        };
+        Ok(Lookup { value, status })
+    }
+
+    /// Deletes `keys` and bumps their generations, so no load that started before
+    /// this call can store an old value afterwards. Loads in flight in this process
+    /// are detached: later callers start fresh ones (read-your-writes).
+    pub async fn invalidate(&self, keys: &[CacheKey]) -> Result<u64, CacheError> {
+        for key in keys {
+            self.inner.flights.detach(key.as_str());
+        }
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let ttl = GUARD_TTL_SECS.to_string();
+        if self.inner.client.is_clustered() {
+            // A script's keys must share a slot: one call per entry and its guard.
+            let mut deleted = 0;
+            for key in keys {
+                deleted += self
+                    .call(scripts::INVALIDATE.evalsha_with_reload::<u64, _, _>(
+                        &self.inner.client,
+                        vec![key.as_str(), key.guard()],
+                        vec![ttl.as_str()],
+                    ))
+                    .await?;
+            }
+            return Ok(deleted);
+        }
+        let names: Vec<&str> = keys.iter().flat_map(|k| [k.as_str(), k.guard()]).collect();
+        self.call(scripts::INVALIDATE.evalsha_with_reload::<u64, _, _>(&self.inner.client, names, vec![ttl]))
+            .await
+    }
+
+    /// Invalidates every listing page: bumps their shared generation, then deletes
+    /// the pages with `SCAN` + `UNLINK`.
+    pub async fn invalidate_course_pages(&self) -> Result<u64, CacheError> {
+        let keys = &self.inner.keys;
+        self.inner.flights.detach_prefix(&keys.courses_pages_pattern().replace('*', ""));
+        let guard = keys.courses_pages_guard();
+        self.call(async {
+            let _: i64 = self.inner.client.incr(&guard).await?;
+            self.inner.client.expire::<(), _>(&guard, GUARD_TTL_SECS as i64, None).await
+        })
+        .await?;
+        self.delete_pattern(&keys.courses_pages_pattern()).await
+    }
+
+    /// Deletes one key (no generation bump). Returns whether it existed.
+    pub async fn delete(&self, key: &CacheKey) -> Result<bool, CacheError> {
+        self.inner.flights.detach(key.as_str());
+        let n: u64 = self.call(self.inner.client.unlink(key.as_str())).await?;
+        Ok(n > 0)
+    }
+
+    /// Deletes every key matching `pattern` with `SCAN` + `UNLINK` in batches
+    /// (never `KEYS`), on every primary of a cluster. Returns how many were deleted.
+    ///
+    /// `pattern` is a full pattern; build it with [`Keys::scoped_pattern`] or the
+    /// `*_pattern` methods so it cannot leave the prefix.
+    pub async fn delete_pattern(&self, pattern: &str) -> Result<u64, CacheError> {
+        let mut deleted = 0;
+        let mut pages = self.scan_pages(pattern);
+        while let Some(page) = pages.next().await {
+            let mut page = page.map_err(|e| {
+                self.inner.counters.error();
+                CacheError::Redis(e)
+            })?;
+            if let Some(keys) = page.take_results().filter(|k| !k.is_empty()) {
+                deleted += self.call(self.inner.client.unlink::<u64, _>(keys)).await?;
+            }
+            page.next();
+        }
+        Ok(deleted)
+    }
+
+    /// Up to `limit` keys matching `pattern` (a full pattern, see [`Cache::delete_pattern`]).
+    pub async fn scan_keys(&self, pattern: &str, limit: usize) -> Result<Vec<String>, CacheError> {
+        let mut found = Vec::new();
+        let mut pages = self.scan_pages(pattern);
+        while let Some(page) = pages.next().await {
+            let mut page = page.map_err(CacheError::Redis)?;
+            for key in page.take_results().unwrap_or_default() {
+                if found.len() >= limit {
+                    return Ok(found);
+                }
+                found.push(key.as_str_lossy().into_owned());
+            }
+            page.next();
+        }
+        Ok(found)
+    }
+
+    fn scan_pages(
+        &self,
+        pattern: &str,
+    ) -> futures_util::stream::BoxStream<'static, Result<fred::types::scan::ScanResult, fred::error::Error>> {
+        let client = &self.inner.client;
+        if client.is_clustered() {
+            client.scan_cluster(pattern.to_owned(), Some(SCAN_BATCH), None).boxed()
+        } else {
+            client.scan(pattern.to_owned(), Some(SCAN_BATCH), None).boxed()
+        }
+    }
+
+    /// Round-trip time of a `PING`.
+    pub async fn ping(&self) -> Result<Duration, CacheError> {
+        let start = Instant::now();
+        self.call(self.inner.client.ping::<String>(None)).await?;
+        Ok(start.elapsed())
+    }
+
+    /// The server figures of `INFO`.
+    pub async fn info(&self) -> Result<RedisInfo, CacheError> {
+        let info: String = self.call(self.inner.client.info(None)).await?;
+        Ok(RedisInfo::parse(&info))
+    }
+
+    /// Publishes `payload` on `channel`; returns how many subscribers got it.
+    pub async fn publish(&self, channel: &str, payload: Bytes) -> Result<u64, CacheError> {
+        self.call(self.inner.client.publish(channel, payload)).await
+    }
+
+    /// Closes the connection cleanly (`QUIT`), waiting at most `grace`.
+    pub async fn quit(&self, grace: Duration) {
+        if tokio::time::timeout(grace, self.inner.client.quit()).await.is_err() {
+            tracing::warn!("redis QUIT did not finish in {grace:?}");
+        }
+    }
+}
+
+fn millis(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
+}

@@ -1,0 +1,69 @@
+//! One fred client per process, built from `RedisConfig`.
+
+use std::time::Duration;
+
+use fred::prelude::*;
+use fred::types::config::UnresponsiveConfig;
+use skillup_common::config::RedisConfig;
+
+use crate::CacheError;
+
+/// How long `connect` waits for the first connection before carrying on degraded.
+pub const FIRST_CONNECT_WAIT: Duration = Duration::from_secs(2);
+
+/// The fred builder for `cfg`: URL (plain or `rediss://`), a reconnect policy that
+/// never gives up (100 ms doubling to 2 s), bounded connect and command timeouts,
+/// and unresponsive-connection detection so a hung Redis is noticed.
+pub fn builder(cfg: &RedisConfig) -> Result<Builder, CacheError> {
+    let mut config =
+        fred::types::config::Config::from_url(cfg.url.expose()).map_err(|e| CacheError::Config(e.to_string()))?;
+    // Keep retrying when Redis is down at start instead of failing the caller:
+    // services start degraded and pick Redis up when it appears.
+    config.fail_fast = false;
+    let command_timeout = cfg.command_timeout;
+    let mut builder = Builder::from_config(config);
+    builder
+        .with_connection_config(|c| {
+            c.connection_timeout = Duration::from_secs(2);
+            c.internal_command_timeout = Duration::from_secs(2);
+            c.max_command_attempts = 1;
+            c.unresponsive = UnresponsiveConfig {
+                max_timeout: Some(Duration::from_secs(2)),
+                interval: Duration::from_millis(500),
+            };
+        })
+        .with_performance_config(|p| {
+            p.default_command_timeout = command_timeout.max(Duration::from_millis(1));
+        })
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
+    Ok(builder)
+}
+
+/// Builds the client and starts its connection task. Waits up to
+/// [`FIRST_CONNECT_WAIT`] for Redis, then returns either way: a client that is not
+/// connected yet keeps reconnecting in the background.
+pub async fn connect(cfg: &RedisConfig) -> Result<Client, CacheError> {
+    let client = builder(cfg)?.build()?;
+    let _task = client.connect();
+    match tokio::time::timeout(FIRST_CONNECT_WAIT, client.wait_for_connect()).await {
+        Ok(Ok(())) => tracing::info!(url = %cfg.url, "connected to redis"),
+        Ok(Err(e)) => tracing::warn!(url = %cfg.url, error = %e, "redis unavailable at start; running degraded"),
+        Err(_) => tracing::warn!(url = %cfg.url, "redis not reachable yet; running degraded and retrying"),
+    }
+    Ok(client)
+}
+
+/// Like [`connect`] but fails when Redis cannot be reached within
+/// [`FIRST_CONNECT_WAIT`]: for tools that have nothing to do without it.
+pub async fn connect_now(cfg: &RedisConfig) -> Result<Client, CacheError> {
+    let client = builder(cfg)?.build()?;
+    let _task = client.connect();
+    match tokio::time::timeout(FIRST_CONNECT_WAIT, client.wait_for_connect()).await {
+        Ok(Ok(())) => Ok(client),
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => {
+            let _ = client.quit().await;
+            Err(CacheError::NotConnected)
+        }
+    }
+}

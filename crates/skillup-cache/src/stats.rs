@@ -1,0 +1,121 @@
+//! Cache counters of this process and the Redis `INFO` figures shown by `/health/redis`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+/// Hits, misses and errors counted by this process since start.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+impl Counters {
+    pub fn hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("cache_hits_total").increment(1);
+    }
+
+    pub fn miss(&self) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("cache_misses_total").increment(1);
+    }
+
+    pub fn error(&self) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("cache_errors_total").increment(1);
+    }
+
+    pub fn snapshot(&self) -> CacheCounters {
+        let hits = self.hits.load(Ordering::Relaxed);
+        let misses = self.misses.load(Ordering::Relaxed);
+        let lookups = hits + misses;
+        CacheCounters {
+            hits,
+            misses,
+            errors: self.errors.load(Ordering::Relaxed),
+            #[expect(clippy::cast_precision_loss, reason = "a ratio for humans")]
+            hit_ratio: if lookups == 0 { 0.0 } else { hits as f64 / lookups as f64 },
+        }
+    }
+}
+
+/// A snapshot of the process counters.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct CacheCounters {
+    pub hits: u64,
+    pub misses: u64,
+    /// Redis calls that failed or timed out (the caller was served from the database).
+    pub errors: u64,
+    /// hits / (hits + misses); 0 before the first lookup.
+    pub hit_ratio: f64,
+}
+
+/// The figures of `INFO memory`, `INFO stats`, `INFO clients` and `INFO server`
+/// that operators look at.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct RedisInfo {
+    pub used_memory: u64,
+    pub used_memory_human: String,
+    pub connected_clients: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub uptime_seconds: u64,
+}
+
+impl RedisInfo {
+    /// Parses the `field:value` lines of an `INFO` reply; unknown fields are ignored.
+    pub fn parse(info: &str) -> Self {
+        let mut out = Self::default();
+        for line in info.lines() {
+            let Some((field, value)) = line.trim().split_once(':') else {
+                continue;
+            };
+            let num = || value.parse::<u64>().unwrap_or(0);
+            match field {
+                "used_memory" => out.used_memory = num(),
+                "used_memory_human" => value.clone_into(&mut out.used_memory_human),
+                "connected_clients" => out.connected_clients = num(),
+                "keyspace_hits" => out.keyspace_hits = num(),
+                "keyspace_misses" => out.keyspace_misses = num(),
+                "uptime_in_seconds" => out.uptime_seconds = num(),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_lines_are_parsed() {
+        let info = "# Server\r\nuptime_in_seconds:42\r\n# Clients\r\nconnected_clients:3\r\n# Memory\r\nused_memory:1024\r\nused_memory_human:1.00K\r\n# Stats\r\nkeyspace_hits:7\r\nkeyspace_misses:2\r\n";
+        assert_eq!(
+            RedisInfo::parse(info),
+            RedisInfo {
+                used_memory: 1024,
+                used_memory_human: "1.00K".into(),
+                connected_clients: 3,
+                keyspace_hits: 7,
+                keyspace_misses: 2,
+                uptime_seconds: 42,
+            }
+        );
+    }
+
+    #[test]
+    fn hit_ratio_is_zero_before_any_lookup() {
+        let c = Counters::default();
+        assert!(c.snapshot().hit_ratio.abs() < f64::EPSILON);
+        c.hit();
+        c.hit();
+        c.hit();
+        c.miss();
+        assert!((c.snapshot().hit_ratio - 0.75).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,137 @@
+//! JWTs as Supabase issues them: HS256 with `JWT_SECRET`, `sub` = profile id,
+//! `exp` required, `email` and `session_id` optional.
+//!
+//! Verification lives here so the API and the realtime service apply exactly the
+//! same rules; `skillupctl token` uses [`JwtKeys::mint`] for development tokens.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::config::JwtConfig;
+use crate::ids::UserId;
+
+/// The claims SkillUp reads. Other claims (Supabase's `aud`, `role`, …) are ignored;
+/// in particular the role always comes from `profiles.role`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// The user's profile id.
+    pub sub: Uuid,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Issued at, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Supabase's session id; logout revokes it (else the token's hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+}
+
+impl Claims {
+    pub fn user_id(&self) -> UserId {
+        UserId(self.sub)
+    }
+}
+
+/// Why a token was refused. Every variant maps to 401; the text is safe to show.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token signature is invalid")]
+    BadSignature,
+    #[error("the token is malformed: {0}")]
+    Malformed(String),
+}
+
+/// Signing and verification keys derived once from `JWT_SECRET`.
+#[derive(Clone)]
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl JwtKeys {
+    pub fn new(cfg: &JwtConfig) -> Self {
+        let secret = cfg.secret.expose_secret().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        // Supabase sets `aud: "authenticated"`; SkillUp does not depend on it.
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    /// Checks signature, algorithm (HS256 only) and expiry.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        use jsonwebtoken::errors::ErrorKind;
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::InvalidSignature => TokenError::BadSignature,
+                _ => TokenError::Malformed(e.to_string()),
+            })
+    }
+
+    /// Mints a token for `user` valid for `ttl`, as Supabase would issue it.
+    pub fn mint(&self, user: UserId, ttl: Duration, session_id: Option<String>) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: user.0,
+            exp: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            iat: Some(now),
+            email: None,
+            session_id,
+        };
+        self.sign(&claims)
+    }
+
+    /// Signs arbitrary claims (tests use it for expired or odd tokens).
+    pub fn sign<T: Serialize>(&self, claims: &T) -> String {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .expect("HS256 signing of serializable claims cannot fail")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretString;
+
+    fn keys(secret: &str) -> JwtKeys {
+        JwtKeys::new(&JwtConfig {
+            secret: SecretString::from(secret.to_owned()),
+        })
+    }
+
+    #[test]
+    fn minted_tokens_verify() {
+        let k = keys("s");
+        let user = UserId::new_random();
+        let claims = k.verify(&k.mint(user, Duration::from_secs(60), None)).unwrap();
+        assert_eq!(claims.user_id(), user);
+    }
+
+    #[test]
+    fn wrong_secret_expired_and_garbage_are_refused() {
+        let user = UserId::new_random();
+        let token = keys("a").mint(user, Duration::from_secs(60), None);
+        assert_eq!(keys("b").verify(&token), Err(TokenError::BadSignature));
+        let expired = keys("a").sign(&serde_json::json!({"sub": user.0, "exp": 1}));
+        assert_eq!(keys("a").verify(&expired), Err(TokenError::Expired));
+        assert!(matches!(keys("a").verify("nope"), Err(TokenError::Malformed(_))));
+        let no_exp = keys("a").sign(&serde_json::json!({"sub": user.0}));
+        assert!(matches!(keys("a").verify(&no_exp), Err(TokenError::Malformed(_))));
+    }
+}

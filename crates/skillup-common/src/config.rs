@@ -1,0 +1,385 @@
+//! Configuration from the environment, parsed once at start into typed structs.
+//!
+//! Every section reads through an [`EnvSource`], so tests pass a map instead of
+//! mutating the process environment. A bad value is a [`ConfigError`] that names
+//! the variable; binaries print it as one line and exit.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+/// Where configuration values come from: the process environment or, in tests, a map.
+pub trait EnvSource {
+    /// The raw value of `var`, if set. Empty values count as unset.
+    fn var(&self, var: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessEnv;
+
+impl EnvSource for ProcessEnv {
+    fn var(&self, var: &str) -> Option<String> {
+        std::env::var(var).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl EnvSource for HashMap<String, String> {
+    fn var(&self, var: &str) -> Option<String> {
+        self.get(var).filter(|v| !v.is_empty()).cloned()
+    }
+}
+
+impl EnvSource for HashMap<&str, &str> {
+    fn var(&self, var: &str) -> Option<String> {
+        self.get(var).filter(|v| !v.is_empty()).map(|v| (*v).to_owned())
+    }
+}
+
+/// A configuration value that cannot be used. The message is one line naming the variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var} is required but not set{hint}")]
+    Missing { var: &'static str, hint: &'static str },
+    #[error("{var}={value:?} is invalid: {reason}")]
+    Invalid {
+        var: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+fn invalid(var: &'static str, value: &str, reason: impl ToString) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        value: value.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Parses `var` with `FromStr`, falling back to `default` when unset.
+fn parse_or<T>(env: &dyn EnvSource, var: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    match env.var(var) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|e| invalid(var, &raw, e)),
+    }
+}
+
+/// A number of seconds that must be at least 1.
+fn seconds_or(env: &dyn EnvSource, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    let secs: u64 = parse_or(env, var, default)?;
+    if secs == 0 {
+        return Err(invalid(var, "0", "must be at least 1 second"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+fn millis_or(env: &dyn EnvSource, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    let ms: u64 = parse_or(env, var, default)?;
+    if ms == 0 {
+        return Err(invalid(var, "0", "must be at least 1 millisecond"));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+fn url_or(
+    env: &dyn EnvSource,
+    var: &'static str,
+    default: &str,
+    schemes: &[&str],
+) -> Result<SecretUrl, ConfigError> {
+    let raw = env.var(var).unwrap_or_else(|| default.to_owned());
+    let url = Url::parse(&raw).map_err(|e| invalid(var, &redact(&raw), e))?;
+    if !schemes.contains(&url.scheme()) {
+        return Err(invalid(
+            var,
+            &redact(&raw),
+            format!("scheme must be one of {}", schemes.join(", ")),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(var, &redact(&raw), "a host is required"));
+    }
+    Ok(SecretUrl(url))
+}
+
+/// Hides a password in a URL-like string so it can appear in an error or log line.
+fn redact(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+/// A connection URL whose password never reaches `Debug` or `Display`.
+#[derive(Clone)]
+pub struct SecretUrl(Url);
+
+impl SecretUrl {
+    /// The full URL, password included: pass it to a client, never to a log.
+    pub fn expose(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The URL with its password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        redact(self.0.as_str())
+    }
+
+    /// The parsed URL (password included).
+    pub fn url(&self) -> &Url {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl std::fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// `DATABASE_URL` and pool sizing.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: SecretUrl,
+    /// `DATABASE_MAX_CONNECTIONS` (default 10).
+    pub max_connections: u32,
+    /// `DATABASE_ACQUIRE_TIMEOUT_MS` (default 3000): how long a request waits for a
+    /// connection before answering 503.
+    pub acquire_timeout: Duration,
+}
+
+impl DatabaseConfig {
+    pub const DEFAULT_URL: &'static str = "postgres://postgres@127.0.0.1:5432/skillup";
+
+    pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let max_connections: u32 = parse_or(env, "DATABASE_MAX_CONNECTIONS", 10)?;
+        if max_connections == 0 {
+            return Err(invalid("DATABASE_MAX_CONNECTIONS", "0", "must be at least 1"));
+        }
+        Ok(Self {
+            url: url_or(env, "DATABASE_URL", Self::DEFAULT_URL, &["postgres", "postgresql"])?,
+            max_connections,
+            acquire_timeout: millis_or(env, "DATABASE_ACQUIRE_TIMEOUT_MS", 3000)?,
+        })
+    }
+}
+
+/// `REDIS_*`: where Redis is, the key namespace and the TTL of each kind of entry.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    pub url: SecretUrl,
+    /// `REDIS_KEY_PREFIX` (default `skillup:`): prepended to every key and channel.
+    pub key_prefix: String,
+    /// `REDIS_DEFAULT_TTL` (seconds, default 3600).
+    pub default_ttl: Duration,
+    /// `REDIS_COURSE_TTL` (seconds, default 3600): `course:*` and `courses:published:*`.
+    pub course_ttl: Duration,
+    /// `REDIS_USER_TTL` (seconds, default 1800): `user:*`.
+    pub user_ttl: Duration,
+    /// `REDIS_COMMAND_TIMEOUT_MS` (default 250): a slower Redis is treated as down
+    /// for that call, and the caller is served from Postgres.
+    pub command_timeout: Duration,
+}
+
+impl RedisConfig {
+    pub const DEFAULT_URL: &'static str = "redis://127.0.0.1:6379";
+
+    pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let key_prefix = env.var("REDIS_KEY_PREFIX").unwrap_or_else(|| "skillup:".to_owned());
+        if key_prefix.contains(['*', '?', '[', ']', '\\', ' ']) {
+            return Err(invalid(
+                "REDIS_KEY_PREFIX",
+                &key_prefix,
+                "must not contain pattern characters (* ? [ ] \\) or spaces",
+            ));
+        }
+        Ok(Self {
+            url: url_or(env, "REDIS_URL", Self::DEFAULT_URL, &["redis", "rediss"])?,
+            key_prefix,
+            default_ttl: seconds_or(env, "REDIS_DEFAULT_TTL", 3600)?,
+            course_ttl: seconds_or(env, "REDIS_COURSE_TTL", 3600)?,
+            user_ttl: seconds_or(env, "REDIS_USER_TTL", 1800)?,
+            command_timeout: millis_or(env, "REDIS_COMMAND_TIMEOUT_MS", 250)?,
+        })
+    }
+}
+
+/// `HOST` and `PORT` of a service's HTTP listener.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub host: IpAddr,
+    pub port: u16,
+    /// `SHUTDOWN_GRACE_SECS` (default 10): how long in-flight work may take after SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+impl HttpConfig {
+    pub fn from_env(env: &dyn EnvSource, default_port: u16) -> Result<Self, ConfigError> {
+        Ok(Self {
+            host: parse_or(env, "HOST", IpAddr::from([0, 0, 0, 0]))?,
+            port: parse_or(env, "PORT", default_port)?,
+            shutdown_grace: seconds_or(env, "SHUTDOWN_GRACE_SECS", 10)?,
+        })
+    }
+}
+
+/// `JWT_SECRET`: the HS256 secret tokens are signed with (Supabase's "JWT secret").
+#[derive(Clone)]
+pub struct JwtConfig {
+    pub secret: SecretString,
+}
+
+impl std::fmt::Debug for JwtConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JwtConfig { secret: *** }")
+    }
+}
+
+impl JwtConfig {
+    pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let secret = env.var("JWT_SECRET").ok_or(ConfigError::Missing {
+            var: "JWT_SECRET",
+            hint: " (the HS256 secret tokens are signed with)",
+        })?;
+        Ok(Self {
+            secret: SecretString::from(secret),
+        })
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pretty" => Ok(Self::Pretty),
+            "json" => Ok(Self::Json),
+            _ => Err("expected `pretty` or `json`"),
+        }
+    }
+}
+
+/// `RUST_LOG`, `LOG_FORMAT`, `OTEL_*`.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub filter: String,
+    pub format: LogFormat,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: when set, traces are exported over OTLP.
+    pub otlp_endpoint: Option<String>,
+    /// `OTEL_SERVICE_NAME`, else the binary's name.
+    pub service_name: String,
+}
+
+impl LogConfig {
+    pub fn from_env(env: &dyn EnvSource, binary: &str) -> Result<Self, ConfigError> {
+        let filter = env.var("RUST_LOG").unwrap_or_else(|| "info".to_owned());
+        tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| invalid("RUST_LOG", &filter, e))?;
+        Ok(Self {
+            filter,
+            format: parse_or(env, "LOG_FORMAT", LogFormat::Pretty)?,
+            otlp_endpoint: env.var("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            service_name: env.var("OTEL_SERVICE_NAME").unwrap_or_else(|| binary.to_owned()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&'static str, &'static str)]) -> HashMap<&'static str, &'static str> {
+        pairs.iter().copied().collect()
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let e = env(&[]);
+        let redis = RedisConfig::from_env(&e).expect("defaults are valid");
+        assert_eq!(redis.url.expose(), "redis://127.0.0.1:6379");
+        assert_eq!(redis.key_prefix, "skillup:");
+        assert_eq!(redis.default_ttl, Duration::from_secs(3600));
+        assert_eq!(redis.course_ttl, Duration::from_secs(3600));
+        assert_eq!(redis.user_ttl, Duration::from_secs(1800));
+        let db = DatabaseConfig::from_env(&e).expect("defaults are valid");
+        assert_eq!(db.url.expose(), "postgres://postgres@127.0.0.1:5432/skillup");
+        let http = HttpConfig::from_env(&e, 5000).expect("defaults are valid");
+        assert_eq!(http.port, 5000);
+        assert_eq!(http.host.to_string(), "0.0.0.0");
+    }
+
+    #[test]
+    fn non_numeric_ttl_names_the_variable() {
+        let err = RedisConfig::from_env(&env(&[("REDIS_COURSE_TTL", "soon")])).unwrap_err();
+        assert!(err.to_string().starts_with("REDIS_COURSE_TTL="), "{err}");
+    }
+
+    #[test]
+    fn zero_ttl_is_refused() {
+        let err = RedisConfig::from_env(&env(&[("REDIS_USER_TTL", "0")])).unwrap_err();
+        assert!(err.to_string().contains("REDIS_USER_TTL"), "{err}");
+    }
+
+    #[test]
+    fn malformed_urls_name_the_variable_and_hide_passwords() {
+        let err = RedisConfig::from_env(&env(&[("REDIS_URL", "http://u:hunter2@h:1")])).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("REDIS_URL="), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
+        let err = DatabaseConfig::from_env(&env(&[("DATABASE_URL", "not a url")])).unwrap_err();
+        assert!(err.to_string().starts_with("DATABASE_URL="), "{err}");
+    }
+
+    #[test]
+    fn tls_redis_urls_are_accepted_and_redacted() {
+        let cfg = RedisConfig::from_env(&env(&[("REDIS_URL", "rediss://default:pw@redis.example:6380")])).unwrap();
+        assert_eq!(format!("{:?}", cfg.url), "rediss://default:***@redis.example:6380");
+        assert!(!format!("{cfg:?}").contains("pw@"));
+    }
+
+    #[test]
+    fn pattern_characters_in_the_prefix_are_refused() {
+        let err = RedisConfig::from_env(&env(&[("REDIS_KEY_PREFIX", "a*")])).unwrap_err();
+        assert!(err.to_string().starts_with("REDIS_KEY_PREFIX="), "{err}");
+    }
+
+    #[test]
+    fn bad_port_and_log_format_name_the_variable() {
+        let err = HttpConfig::from_env(&env(&[("PORT", "70000")]), 5000).unwrap_err();
+        assert!(err.to_string().starts_with("PORT="), "{err}");
+        let err = LogConfig::from_env(&env(&[("LOG_FORMAT", "xml")]), "x").unwrap_err();
+        assert!(err.to_string().starts_with("LOG_FORMAT="), "{err}");
+    }
+
+    #[test]
+    fn jwt_secret_is_required_and_never_debug_printed() {
+        let err = JwtConfig::from_env(&env(&[])).unwrap_err();
+        assert!(err.to_string().starts_with("JWT_SECRET is required"), "{err}");
+        let cfg = JwtConfig::from_env(&env(&[("JWT_SECRET", "s3cret")])).unwrap();
+        assert!(!format!("{cfg:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,21 @@
+//! The SkillUp database layer: the Postgres pool, the embedded migrations, and
+//! every query the services run, as typed functions over `sqlx`.
+//!
+//! - [`pool`]: connecting (lazily, so a service starts while Postgres is down) and health.
+//! - [`migrate`]: the embedded migrations (`migrations/`), including the invalidation outbox.
+//! - [`courses`]: the read queries behind the course routes, and their row types in [`models`].
+//! - [`seed`]: deterministic demo data for `skillupctl db seed`, the run script and tests.
+//!
+//! Errors are one [`DbError`], which tells "database unavailable" (→ 503) from
+//! constraint conflicts (→ 409) and everything else.
+
+pub mod courses;
+mod error;
+pub mod migrate;
+pub mod models;
+pub mod pool;
+pub mod seed;
+
+pub use error::DbError;
+pub use pool::{connect_lazy, ping};
+pub use sqlx::PgPool;

@@ -1,0 +1,176 @@
+//! `skillupctl`: database, cache and token management for SkillUp operators.
+//!
+//! Reads the same environment as the services (`DATABASE_URL`, `REDIS_URL`,
+//! `REDIS_KEY_PREFIX`, `JWT_SECRET`). Cache commands only ever touch keys under
+//! `REDIS_KEY_PREFIX`; nothing here sends `FLUSHALL` or `KEYS`.
+#![expect(clippy::print_stdout, reason = "a CLI prints its results")]
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use skillup_cache::Cache;
+use skillup_common::UserId;
+use skillup_common::auth::JwtKeys;
+use skillup_common::config::{DatabaseConfig, JwtConfig, ProcessEnv, RedisConfig};
+
+#[derive(Parser)]
+#[command(name = "skillupctl", version, about = "Manage a SkillUp deployment: database, cache, dev tokens")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Database: create, migrate, seed.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Redis cache under REDIS_KEY_PREFIX (the equivalents of redis:keys, redis:clear).
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Mint a development JWT signed with JWT_SECRET, printed on stdout.
+    Token {
+        /// The user's profile id (the token's `sub`).
+        #[arg(long)]
+        user: uuid::Uuid,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 86_400)]
+        ttl: u64,
+        /// Optional `session_id` claim (logout revokes the session).
+        #[arg(long)]
+        session: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Create the database DATABASE_URL names, if missing.
+    Create,
+    /// Apply the embedded migrations.
+    Migrate,
+    /// Insert deterministic demo data (idempotent).
+    Seed {
+        /// Number of courses (5 modules × 8 lessons each).
+        #[arg(long, default_value_t = 50)]
+        courses: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum CacheCommand {
+    /// List keys matching PATTERN under the prefix (default: all).
+    Keys {
+        /// A SCAN pattern relative to the prefix, e.g. `course:*`.
+        #[arg(default_value = "*")]
+        pattern: String,
+        /// Stop after this many keys.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    /// Delete keys matching PATTERN under the prefix (default: all of them).
+    Clear {
+        #[arg(default_value = "*")]
+        pattern: String,
+    },
+    /// Redis server figures and key counts under the prefix.
+    Stats,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        eprintln!("skillupctl: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Db(cmd) => db(cmd).await,
+        Command::Cache(cmd) => cache(cmd).await,
+        Command::Token { user, ttl, session } => {
+            let keys = JwtKeys::new(&JwtConfig::from_env(&ProcessEnv)?);
+            println!("{}", keys.mint(UserId(user), Duration::from_secs(ttl), session));
+            Ok(())
+        }
+    }
+}
+
+async fn db(cmd: DbCommand) -> anyhow::Result<()> {
+    let cfg = DatabaseConfig::from_env(&ProcessEnv)?;
+    if let DbCommand::Create = cmd {
+        let created = skillup_db::pool::create_database_if_missing(&cfg)
+            .await
+            .with_context(|| format!("creating the database of {}", cfg.url))?;
+        println!("database {}", if created { "created" } else { "already exists" });
+        return Ok(());
+    }
+    let pool = skillup_db::connect_lazy(&cfg)?;
+    skillup_db::migrate::run(&pool)
+        .await
+        .with_context(|| format!("migrating {}", cfg.url))?;
+    if let DbCommand::Seed { courses } = cmd {
+        let bar = indicatif::ProgressBar::new(u64::from(courses));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("seeding {bar:40} {pos}/{len} courses ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let report = skillup_db::seed::seed(&pool, courses, &|done| bar.set_position(u64::from(done))).await?;
+        bar.finish_and_clear();
+        println!(
+            "seeded: {} profiles, {} courses, {} modules, {} lessons, {} enrollments, {} completed lessons (existing rows kept)",
+            report.profiles, report.courses, report.modules, report.lessons, report.enrollments, report.progress
+        );
+    } else {
+        println!("migrations applied");
+    }
+    pool.close().await;
+    Ok(())
+}
+
+async fn cache(cmd: CacheCommand) -> anyhow::Result<()> {
+    let cfg = RedisConfig::from_env(&ProcessEnv)?;
+    let client = skillup_cache::client::connect_now(&cfg)
+        .await
+        .with_context(|| format!("connecting to {}", cfg.url))?;
+    // Administrative scans may take longer than a request's budget.
+    let cache = Cache::new(client, &RedisConfig {
+        command_timeout: Duration::from_secs(30),
+        ..cfg.clone()
+    });
+    let keys = cache.keys().clone();
+    match cmd {
+        CacheCommand::Keys { pattern, limit } => {
+            for key in cache.scan_keys(&keys.scoped_pattern(&pattern), limit).await? {
+                println!("{key}");
+            }
+        }
+        CacheCommand::Clear { pattern } => {
+            let scoped = keys.scoped_pattern(&pattern);
+            let n = cache.delete_pattern(&scoped).await?;
+            println!("deleted {n} keys matching {scoped}");
+        }
+        CacheCommand::Stats => {
+            let info = cache.info().await?;
+            println!("redis: {}", cfg.url);
+            println!("used_memory: {} ({})", info.used_memory, info.used_memory_human);
+            println!("connected_clients: {}", info.connected_clients);
+            println!("keyspace_hits: {}  keyspace_misses: {}", info.keyspace_hits, info.keyspace_misses);
+            println!("uptime_seconds: {}", info.uptime_seconds);
+            for (label, pattern) in [
+                ("course", "course:*"),
+                ("courses:published", "courses:published:*"),
+                ("user", "user:*"),
+                ("session:revoked", "session:revoked:*"),
+                ("all", "*"),
+            ] {
+                let n = cache.scan_keys(&keys.scoped_pattern(pattern), usize::MAX).await?.len();
+                println!("keys {}{label}: {n}", keys.prefix());
+            }
+        }
+    }
+    cache.quit(Duration::from_secs(2)).await;
+    Ok(())
+}
