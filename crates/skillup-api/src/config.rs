@@ -1,5 +1,7 @@
-use skillup_common::config::{DatabaseConfig, EnvSource, HttpConfig, JwtConfig, LogConfig, RedisConfig};
 use skillup_common::ConfigError;
+use skillup_common::config::{
+    DatabaseConfig, EnvSource, HttpConfig, JwtConfig, LogConfig, RedisConfig,
+};
 
 /// Everything `skillup-api` reads from the environment.
 #[derive(Debug, Clone)]

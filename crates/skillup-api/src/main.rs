@@ -10,6 +10,8 @@ async fn main() -> anyhow::Result<()> {
         std::process::exit(2);
     });
     skillup_common::telemetry::init_tracing(&config.log).context("initialising tracing")?;
-    let app = Application::build(config).await.context("starting skillup-api")?;
+    let app = Application::build(config)
+        .await
+        .context("starting skillup-api")?;
     app.run_until_stopped(shutdown_signal()).await
 }

@@ -15,7 +15,10 @@ pub async fn record(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
     let res = next.call(req).await?;
-    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     metrics::histogram!(
         "http_request_duration_seconds",
         "method" => res.request().method().as_str().to_owned(),
@@ -30,7 +33,9 @@ pub async fn record(
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 #[get("/metrics")]
-pub async fn metrics_text(handle: web::Data<metrics_exporter_prometheus::PrometheusHandle>) -> HttpResponse {
+pub async fn metrics_text(
+    handle: web::Data<metrics_exporter_prometheus::PrometheusHandle>,
+) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(handle.render())

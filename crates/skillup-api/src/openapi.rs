@@ -28,7 +28,11 @@ pub struct ApiDoc;
 
 /// The document as JSON, rendered once at start.
 pub fn render() -> web::Bytes {
-    web::Bytes::from(ApiDoc::openapi().to_json().unwrap_or_else(|_| "{}".to_owned()))
+    web::Bytes::from(
+        ApiDoc::openapi()
+            .to_json()
+            .unwrap_or_else(|_| "{}".to_owned()),
+    )
 }
 
 /// This OpenAPI document.
@@ -36,7 +40,9 @@ pub fn render() -> web::Bytes {
     responses((status = 200, description = "OpenAPI 3 document", content_type = "application/json")))]
 #[get("/api/openapi.json")]
 pub async fn openapi_json(doc: web::Data<OpenApiJson>) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(doc.0.clone())
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.0.clone())
 }
 
 /// The rendered document, shared by the workers.

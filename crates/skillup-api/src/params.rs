@@ -42,12 +42,24 @@ impl Paging {
             .into_inner();
         Ok(Self {
             page: bounded("page", raw.page.as_deref(), 1, 1, MAX_PAGE)?,
-            per_page: bounded("per_page", raw.per_page.as_deref(), DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)?,
+            per_page: bounded(
+                "per_page",
+                raw.per_page.as_deref(),
+                DEFAULT_PER_PAGE,
+                1,
+                MAX_PER_PAGE,
+            )?,
         })
     }
 }
 
-fn bounded(name: &str, raw: Option<&str>, default: u32, min: u32, max: u32) -> Result<u32, ApiError> {
+fn bounded(
+    name: &str,
+    raw: Option<&str>,
+    default: u32,
+    min: u32,
+    max: u32,
+) -> Result<u32, ApiError> {
     let Some(raw) = raw else { return Ok(default) };
     match raw.parse::<u32>() {
         Ok(v) if (min..=max).contains(&v) => Ok(v),
@@ -63,12 +75,31 @@ mod tests {
 
     #[test]
     fn defaults_and_bounds() {
-        assert_eq!(Paging::from_query("").unwrap(), Paging { page: 1, per_page: 20 });
+        assert_eq!(
+            Paging::from_query("").unwrap(),
+            Paging {
+                page: 1,
+                per_page: 20
+            }
+        );
         assert_eq!(
             Paging::from_query("page=3&per_page=100&x=y").unwrap(),
-            Paging { page: 3, per_page: 100 }
+            Paging {
+                page: 3,
+                per_page: 100
+            }
         );
-        for bad in ["page=0", "page=-1", "page=100001", "per_page=0", "per_page=101", "per_page=ten", "page=1.5", "page=99999999999999999999", "page=1&page=2"] {
+        for bad in [
+            "page=0",
+            "page=-1",
+            "page=100001",
+            "per_page=0",
+            "per_page=101",
+            "per_page=ten",
+            "page=1.5",
+            "page=99999999999999999999",
+            "page=1&page=2",
+        ] {
             assert!(Paging::from_query(bad).is_err(), "{bad} must be refused");
         }
     }

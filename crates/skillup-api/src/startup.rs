@@ -91,7 +91,11 @@ fn serve(listener: TcpListener, state: AppState, grace: Duration) -> anyhow::Res
             .app_data(web::PathConfig::default().error_handler(|err, _| {
                 actix_web::error::InternalError::from_response(
                     err.to_string(),
-                    error_response(StatusCode::BAD_REQUEST, "bad_request", format!("invalid path: {err}")),
+                    error_response(
+                        StatusCode::BAD_REQUEST,
+                        "bad_request",
+                        format!("invalid path: {err}"),
+                    ),
                 )
                 .into()
             }))

@@ -12,11 +12,11 @@ use futures_util::{FutureExt, StreamExt};
 use serde::Serialize;
 use skillup_common::config::RedisConfig;
 
+use crate::CacheError;
 use crate::flight::Flights;
 use crate::keys::{CacheKey, Keys};
 use crate::scripts;
 use crate::stats::{CacheCounters, Counters, RedisInfo};
-use crate::CacheError;
 
 /// How long a generation key outlives its last bump. It must exceed the longest
 /// load; a guard that expired only ever makes a fill fail, never succeed wrongly.
@@ -127,7 +127,10 @@ impl Cache {
 
     /// Runs one Redis call: refused at once when disconnected, bounded by
     /// `REDIS_COMMAND_TIMEOUT_MS`, failures counted as cache errors.
-    async fn call<T>(&self, op: impl Future<Output = Result<T, fred::error::Error>>) -> Result<T, CacheError> {
+    async fn call<T>(
+        &self,
+        op: impl Future<Output = Result<T, fred::error::Error>>,
+    ) -> Result<T, CacheError> {
         let result = if self.inner.client.is_connected() {
             match tokio::time::timeout(self.inner.timeout, op).await {
                 Ok(Ok(v)) => return Ok(v),
@@ -144,7 +147,8 @@ impl Cache {
 
     /// The stored bytes of `key`, `None` if absent. Does not touch the hit/miss counters.
     pub async fn get(&self, key: &CacheKey) -> Result<Option<Bytes>, CacheError> {
-        self.call(self.inner.client.get::<Option<Bytes>, _>(key.as_str())).await
+        self.call(self.inner.client.get::<Option<Bytes>, _>(key.as_str()))
+            .await
     }
 
     /// Stores `value` under `key` for `ttl`, unconditionally.
@@ -153,8 +157,12 @@ impl Cache {
     /// refused when a write raced the read.
     pub async fn set(&self, key: &CacheKey, value: Bytes, ttl: Duration) -> Result<(), CacheError> {
         let expire = Some(Expiration::PX(millis(ttl)));
-        self.call(self.inner.client.set::<(), _, _>(key.as_str(), value, expire, None, false))
-            .await
+        self.call(
+            self.inner
+                .client
+                .set::<(), _, _>(key.as_str(), value, expire, None, false),
+        )
+        .await
     }
 
     /// Cache-aside read of `key`.
@@ -167,7 +175,12 @@ impl Cache {
     /// its answer is returned with [`CacheStatus::Bypass`].
     ///
     /// A loader answer of `None` (nothing to show) is returned and not stored.
-    pub async fn get_or_load<F, Fut, E>(&self, key: &CacheKey, ttl: Duration, load: F) -> Result<Lookup, Arc<E>>
+    pub async fn get_or_load<F, Fut, E>(
+        &self,
+        key: &CacheKey,
+        ttl: Duration,
+        load: F,
+    ) -> Result<Lookup, Arc<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<Bytes>, E>> + Send + 'static,
@@ -228,7 +241,11 @@ impl Cache {
                     .call(scripts::FILL.evalsha_with_reload::<i64, _, _>(
                         &self.inner.client,
                         vec![key.as_str(), key.guard()],
-                        vec![generation.into_bytes().into(), bytes.clone(), Bytes::from(millis(ttl).to_string())],
+                        vec![
+                            generation.into_bytes().into(),
+                            bytes.clone(),
+                            Bytes::from(millis(ttl).to_string()),
+                        ],
                     ))
                     .await;
                 match stored {
@@ -272,19 +289,28 @@ impl Cache {
             return Ok(deleted);
         }
         let names: Vec<&str> = keys.iter().flat_map(|k| [k.as_str(), k.guard()]).collect();
-        self.call(scripts::INVALIDATE.evalsha_with_reload::<u64, _, _>(&self.inner.client, names, vec![ttl]))
-            .await
+        self.call(scripts::INVALIDATE.evalsha_with_reload::<u64, _, _>(
+            &self.inner.client,
+            names,
+            vec![ttl],
+        ))
+        .await
     }
 
     /// Invalidates every listing page: bumps their shared generation, then deletes
     /// the pages with `SCAN` + `UNLINK`.
     pub async fn invalidate_course_pages(&self) -> Result<u64, CacheError> {
         let keys = &self.inner.keys;
-        self.inner.flights.detach_prefix(&keys.courses_pages_pattern().replace('*', ""));
+        self.inner
+            .flights
+            .detach_prefix(&keys.courses_pages_pattern().replace('*', ""));
         let guard = keys.courses_pages_guard();
         self.call(async {
             let _: i64 = self.inner.client.incr(&guard).await?;
-            self.inner.client.expire::<(), _>(&guard, GUARD_TTL_SECS as i64, None).await
+            self.inner
+                .client
+                .expire::<(), _>(&guard, GUARD_TTL_SECS as i64, None)
+                .await
         })
         .await?;
         self.delete_pattern(&keys.courses_pages_pattern()).await
@@ -338,12 +364,19 @@ impl Cache {
     fn scan_pages(
         &self,
         pattern: &str,
-    ) -> futures_util::stream::BoxStream<'static, Result<fred::types::scan::ScanResult, fred::error::Error>> {
+    ) -> futures_util::stream::BoxStream<
+        'static,
+        Result<fred::types::scan::ScanResult, fred::error::Error>,
+    > {
         let client = &self.inner.client;
         if client.is_clustered() {
-            client.scan_cluster(pattern.to_owned(), Some(SCAN_BATCH), None).boxed()
+            client
+                .scan_cluster(pattern.to_owned(), Some(SCAN_BATCH), None)
+                .boxed()
         } else {
-            client.scan(pattern.to_owned(), Some(SCAN_BATCH), None).boxed()
+            client
+                .scan(pattern.to_owned(), Some(SCAN_BATCH), None)
+                .boxed()
         }
     }
 
@@ -367,7 +400,10 @@ impl Cache {
 
     /// Closes the connection cleanly (`QUIT`), waiting at most `grace`.
     pub async fn quit(&self, grace: Duration) {
-        if tokio::time::timeout(grace, self.inner.client.quit()).await.is_err() {
+        if tokio::time::timeout(grace, self.inner.client.quit())
+            .await
+            .is_err()
+        {
             tracing::warn!("redis QUIT did not finish in {grace:?}");
         }
     }

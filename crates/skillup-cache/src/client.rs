@@ -15,8 +15,8 @@ pub const FIRST_CONNECT_WAIT: Duration = Duration::from_secs(2);
 /// never gives up (100 ms doubling to 2 s), bounded connect and command timeouts,
 /// and unresponsive-connection detection so a hung Redis is noticed.
 pub fn builder(cfg: &RedisConfig) -> Result<Builder, CacheError> {
-    let mut config =
-        fred::types::config::Config::from_url(cfg.url.expose()).map_err(|e| CacheError::Config(e.to_string()))?;
+    let mut config = fred::types::config::Config::from_url(cfg.url.expose())
+        .map_err(|e| CacheError::Config(e.to_string()))?;
     // Keep retrying when Redis is down at start instead of failing the caller:
     // services start degraded and pick Redis up when it appears.
     config.fail_fast = false;
@@ -47,8 +47,12 @@ pub async fn connect(cfg: &RedisConfig) -> Result<Client, CacheError> {
     let _task = client.connect();
     match tokio::time::timeout(FIRST_CONNECT_WAIT, client.wait_for_connect()).await {
         Ok(Ok(())) => tracing::info!(url = %cfg.url, "connected to redis"),
-        Ok(Err(e)) => tracing::warn!(url = %cfg.url, error = %e, "redis unavailable at start; running degraded"),
-        Err(_) => tracing::warn!(url = %cfg.url, "redis not reachable yet; running degraded and retrying"),
+        Ok(Err(e)) => {
+            tracing::warn!(url = %cfg.url, error = %e, "redis unavailable at start; running degraded")
+        }
+        Err(_) => {
+            tracing::warn!(url = %cfg.url, "redis not reachable yet; running degraded and retrying")
+        }
     }
     Ok(client)
 }

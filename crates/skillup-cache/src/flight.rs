@@ -30,8 +30,14 @@ impl Flights {
         T: Clone + Send + Sync + 'static,
         F: FnOnce(u64) -> BoxFuture<'static, T>,
     {
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(flight) = entries.get(key).and_then(|e| e.flight.downcast_ref::<Flight<T>>()) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(flight) = entries
+            .get(key)
+            .and_then(|e| e.flight.downcast_ref::<Flight<T>>())
+        {
             return flight.clone();
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -49,7 +55,10 @@ impl Flights {
     /// Removes flight `id` of `key` once it has its result (a newer flight for the
     /// same key, started after an invalidation, is left alone).
     pub fn land(&self, key: &str, id: u64) {
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if entries.get(key).is_some_and(|e| e.id == id) {
             entries.remove(key);
         }
@@ -59,13 +68,19 @@ impl Flights {
     /// invalidation start a fresh load instead of joining one that may have read
     /// the database before the write.
     pub fn detach_prefix(&self, prefix: &str) {
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         entries.retain(|k, _| !k.starts_with(prefix));
     }
 
     /// Detaches the flight of exactly `key`.
     pub fn detach(&self, key: &str) {
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         entries.remove(key);
     }
 }

@@ -46,7 +46,9 @@ pub struct Keys {
 impl Keys {
     /// `prefix` must not contain pattern characters; `RedisConfig` refuses them.
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self { prefix: prefix.into() }
+        Self {
+            prefix: prefix.into(),
+        }
     }
 
     pub fn prefix(&self) -> &str {
@@ -121,13 +123,22 @@ mod tests {
     fn names_follow_the_spec() {
         let k = Keys::new("skillup:");
         let id: CourseId = "0123b6d1-fe4b-4cec-84e3-08312f2a32e5".parse().unwrap();
-        assert_eq!(k.course(id).as_str(), "skillup:course:0123b6d1-fe4b-4cec-84e3-08312f2a32e5");
+        assert_eq!(
+            k.course(id).as_str(),
+            "skillup:course:0123b6d1-fe4b-4cec-84e3-08312f2a32e5"
+        );
         assert_eq!(
             k.course(id).guard(),
             "skillup:gen:{skillup:course:0123b6d1-fe4b-4cec-84e3-08312f2a32e5}"
         );
-        assert_eq!(k.courses_page(2, 20).as_str(), "skillup:courses:published:2:20");
-        assert_eq!(k.courses_page(2, 20).guard(), "skillup:gen:courses:published");
+        assert_eq!(
+            k.courses_page(2, 20).as_str(),
+            "skillup:courses:published:2:20"
+        );
+        assert_eq!(
+            k.courses_page(2, 20).guard(),
+            "skillup:gen:courses:published"
+        );
         assert_eq!(k.courses_pages_pattern(), "skillup:courses:published:*");
         assert_eq!(k.progress_channel(), "skillup:events:progress");
         assert_eq!(k.course_channel(), "skillup:events:course");

@@ -37,7 +37,11 @@ impl Counters {
             misses,
             errors: self.errors.load(Ordering::Relaxed),
             #[expect(clippy::cast_precision_loss, reason = "a ratio for humans")]
-            hit_ratio: if lookups == 0 { 0.0 } else { hits as f64 / lookups as f64 },
+            hit_ratio: if lookups == 0 {
+                0.0
+            } else {
+                hits as f64 / lookups as f64
+            },
         }
     }
 }

@@ -119,7 +119,9 @@ mod tests {
     fn minted_tokens_verify() {
         let k = keys("s");
         let user = UserId::new_random();
-        let claims = k.verify(&k.mint(user, Duration::from_secs(60), None)).unwrap();
+        let claims = k
+            .verify(&k.mint(user, Duration::from_secs(60), None))
+            .unwrap();
         assert_eq!(claims.user_id(), user);
     }
 
@@ -130,8 +132,14 @@ mod tests {
         assert_eq!(keys("b").verify(&token), Err(TokenError::BadSignature));
         let expired = keys("a").sign(&serde_json::json!({"sub": user.0, "exp": 1}));
         assert_eq!(keys("a").verify(&expired), Err(TokenError::Expired));
-        assert!(matches!(keys("a").verify("nope"), Err(TokenError::Malformed(_))));
+        assert!(matches!(
+            keys("a").verify("nope"),
+            Err(TokenError::Malformed(_))
+        ));
         let no_exp = keys("a").sign(&serde_json::json!({"sub": user.0}));
-        assert!(matches!(keys("a").verify(&no_exp), Err(TokenError::Malformed(_))));
+        assert!(matches!(
+            keys("a").verify(&no_exp),
+            Err(TokenError::Malformed(_))
+        ));
     }
 }

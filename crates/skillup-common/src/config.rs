@@ -36,7 +36,9 @@ impl EnvSource for HashMap<String, String> {
 
 impl EnvSource for HashMap<&str, &str> {
     fn var(&self, var: &str) -> Option<String> {
-        self.get(var).filter(|v| !v.is_empty()).map(|v| (*v).to_owned())
+        self.get(var)
+            .filter(|v| !v.is_empty())
+            .map(|v| (*v).to_owned())
     }
 }
 
@@ -44,7 +46,10 @@ impl EnvSource for HashMap<&str, &str> {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{var} is required but not set{hint}")]
-    Missing { var: &'static str, hint: &'static str },
+    Missing {
+        var: &'static str,
+        hint: &'static str,
+    },
     #[error("{var}={value:?} is invalid: {reason}")]
     Invalid {
         var: &'static str,
@@ -74,7 +79,11 @@ where
 }
 
 /// A number of seconds that must be at least 1.
-fn seconds_or(env: &dyn EnvSource, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
+fn seconds_or(
+    env: &dyn EnvSource,
+    var: &'static str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
     let secs: u64 = parse_or(env, var, default)?;
     if secs == 0 {
         return Err(invalid(var, "0", "must be at least 1 second"));
@@ -82,7 +91,11 @@ fn seconds_or(env: &dyn EnvSource, var: &'static str, default: u64) -> Result<Du
     Ok(Duration::from_secs(secs))
 }
 
-fn millis_or(env: &dyn EnvSource, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
+fn millis_or(
+    env: &dyn EnvSource,
+    var: &'static str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
     let ms: u64 = parse_or(env, var, default)?;
     if ms == 0 {
         return Err(invalid(var, "0", "must be at least 1 millisecond"));
@@ -172,10 +185,19 @@ impl DatabaseConfig {
     pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
         let max_connections: u32 = parse_or(env, "DATABASE_MAX_CONNECTIONS", 10)?;
         if max_connections == 0 {
-            return Err(invalid("DATABASE_MAX_CONNECTIONS", "0", "must be at least 1"));
+            return Err(invalid(
+                "DATABASE_MAX_CONNECTIONS",
+                "0",
+                "must be at least 1",
+            ));
         }
         Ok(Self {
-            url: url_or(env, "DATABASE_URL", Self::DEFAULT_URL, &["postgres", "postgresql"])?,
+            url: url_or(
+                env,
+                "DATABASE_URL",
+                Self::DEFAULT_URL,
+                &["postgres", "postgresql"],
+            )?,
             max_connections,
             acquire_timeout: millis_or(env, "DATABASE_ACQUIRE_TIMEOUT_MS", 3000)?,
         })
@@ -203,7 +225,9 @@ impl RedisConfig {
     pub const DEFAULT_URL: &'static str = "redis://127.0.0.1:6379";
 
     pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
-        let key_prefix = env.var("REDIS_KEY_PREFIX").unwrap_or_else(|| "skillup:".to_owned());
+        let key_prefix = env
+            .var("REDIS_KEY_PREFIX")
+            .unwrap_or_else(|| "skillup:".to_owned());
         if key_prefix.contains(['*', '?', '[', ']', '\\', ' ']) {
             return Err(invalid(
                 "REDIS_KEY_PREFIX",
@@ -298,12 +322,15 @@ pub struct LogConfig {
 impl LogConfig {
     pub fn from_env(env: &dyn EnvSource, binary: &str) -> Result<Self, ConfigError> {
         let filter = env.var("RUST_LOG").unwrap_or_else(|| "info".to_owned());
-        tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| invalid("RUST_LOG", &filter, e))?;
+        tracing_subscriber::EnvFilter::try_new(&filter)
+            .map_err(|e| invalid("RUST_LOG", &filter, e))?;
         Ok(Self {
             filter,
             format: parse_or(env, "LOG_FORMAT", LogFormat::Pretty)?,
             otlp_endpoint: env.var("OTEL_EXPORTER_OTLP_ENDPOINT"),
-            service_name: env.var("OTEL_SERVICE_NAME").unwrap_or_else(|| binary.to_owned()),
+            service_name: env
+                .var("OTEL_SERVICE_NAME")
+                .unwrap_or_else(|| binary.to_owned()),
         })
     }
 }
@@ -326,7 +353,10 @@ mod tests {
         assert_eq!(redis.course_ttl, Duration::from_secs(3600));
         assert_eq!(redis.user_ttl, Duration::from_secs(1800));
         let db = DatabaseConfig::from_env(&e).expect("defaults are valid");
-        assert_eq!(db.url.expose(), "postgres://postgres@127.0.0.1:5432/skillup");
+        assert_eq!(
+            db.url.expose(),
+            "postgres://postgres@127.0.0.1:5432/skillup"
+        );
         let http = HttpConfig::from_env(&e, 5000).expect("defaults are valid");
         assert_eq!(http.port, 5000);
         assert_eq!(http.host.to_string(), "0.0.0.0");
@@ -346,7 +376,8 @@ mod tests {
 
     #[test]
     fn malformed_urls_name_the_variable_and_hide_passwords() {
-        let err = RedisConfig::from_env(&env(&[("REDIS_URL", "http://u:hunter2@h:1")])).unwrap_err();
+        let err =
+            RedisConfig::from_env(&env(&[("REDIS_URL", "http://u:hunter2@h:1")])).unwrap_err();
         let msg = err.to_string();
         assert!(msg.starts_with("REDIS_URL="), "{msg}");
         assert!(!msg.contains("hunter2"), "{msg}");
@@ -356,8 +387,15 @@ mod tests {
 
     #[test]
     fn tls_redis_urls_are_accepted_and_redacted() {
-        let cfg = RedisConfig::from_env(&env(&[("REDIS_URL", "rediss://default:pw@redis.example:6380")])).unwrap();
-        assert_eq!(format!("{:?}", cfg.url), "rediss://default:***@redis.example:6380");
+        let cfg = RedisConfig::from_env(&env(&[(
+            "REDIS_URL",
+            "rediss://default:pw@redis.example:6380",
+        )]))
+        .unwrap();
+        assert_eq!(
+            format!("{:?}", cfg.url),
+            "rediss://default:***@redis.example:6380"
+        );
         assert!(!format!("{cfg:?}").contains("pw@"));
     }
 
@@ -378,7 +416,10 @@ mod tests {
     #[test]
     fn jwt_secret_is_required_and_never_debug_printed() {
         let err = JwtConfig::from_env(&env(&[])).unwrap_err();
-        assert!(err.to_string().starts_with("JWT_SECRET is required"), "{err}");
+        assert!(
+            err.to_string().starts_with("JWT_SECRET is required"),
+            "{err}"
+        );
         let cfg = JwtConfig::from_env(&env(&[("JWT_SECRET", "s3cret")])).unwrap();
         assert!(!format!("{cfg:?}").contains("s3cret"));
     }

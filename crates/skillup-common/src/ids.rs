@@ -79,7 +79,14 @@ mod tests {
             id,
             "upper case is accepted and canonicalised"
         );
-        for bad in ["", "1", "0123b6d1fe4b4cec84e308312f2a32e5", "{0123b6d1-fe4b-4cec-84e3-08312f2a32e5}", "course:*", "0123b6d1-fe4b-4cec-84e3-08312f2a32e*"] {
+        for bad in [
+            "",
+            "1",
+            "0123b6d1fe4b4cec84e308312f2a32e5",
+            "{0123b6d1-fe4b-4cec-84e3-08312f2a32e5}",
+            "course:*",
+            "0123b6d1-fe4b-4cec-84e3-08312f2a32e*",
+        ] {
             assert!(bad.parse::<CourseId>().is_err(), "{bad:?} must not parse");
         }
     }

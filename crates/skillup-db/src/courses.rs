@@ -6,7 +6,9 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::DbError;
-use crate::models::{CourseDetail, CoursePage, CourseSummary, InstructorRef, LessonView, ModuleView};
+use crate::models::{
+    CourseDetail, CoursePage, CourseSummary, InstructorRef, LessonView, ModuleView,
+};
 
 #[derive(sqlx::FromRow)]
 struct SummaryRow {
@@ -42,7 +44,11 @@ impl From<SummaryRow> for CourseSummary {
 /// One page of published courses, newest first (ties broken by id, so pages are stable).
 ///
 /// `page` starts at 1. Uses `courses_published_listing_idx`.
-pub async fn list_published(pool: &PgPool, page: u32, per_page: u32) -> Result<CoursePage, DbError> {
+pub async fn list_published(
+    pool: &PgPool,
+    page: u32,
+    per_page: u32,
+) -> Result<CoursePage, DbError> {
     let offset = i64::from(page.saturating_sub(1)) * i64::from(per_page);
     let rows: Vec<SummaryRow> = sqlx::query_as(
         "SELECT c.id, c.slug, c.title, c.description, c.price_cents, \

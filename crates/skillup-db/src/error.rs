@@ -30,16 +30,30 @@ impl From<sqlx::Error> for DbError {
             | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => Self::Unavailable(e),
             sqlx::Error::Database(db) => {
-                // 57P01 admin_shutdown, 57P03 cannot_connect_now, 53300 too_many_connections
-                match db.code().as_deref() {
-                    Some("23505") => Self::Conflict {
+                let code = db.code().unwrap_or_default();
+                if code == "23505" {
+                    Self::Conflict {
                         constraint: db.constraint().unwrap_or_default().to_owned(),
-                    },
-                    Some("57P01" | "57P02" | "57P03" | "53300" | "08006" | "08001") => Self::Unavailable(e),
-                    _ => Self::Other(e),
+                    }
+                } else if is_unavailable_code(&code) {
+                    Self::Unavailable(e)
+                } else {
+                    Self::Other(e)
                 }
             }
             _ => Self::Other(e),
         }
     }
+}
+
+/// SQLSTATEs that mean "cannot use the database right now" rather than "this
+/// statement is wrong": connection exceptions (class 08), shutdown and recovery
+/// (57P01–57P03), too many connections (53300), a missing database (3D000, e.g.
+/// dropped or not created yet) and refused credentials (28000, 28P01).
+fn is_unavailable_code(code: &str) -> bool {
+    code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "53300" | "3D000" | "28000" | "28P01"
+        )
 }

@@ -22,10 +22,26 @@ const ENROLLMENTS_PER_STUDENT: u32 = 3;
 const CHUNK: u32 = 100;
 
 const TOPICS: [&str; 12] = [
-    "Rust", "Postgres", "Redis", "TypeScript", "Distributed Systems", "Go", "React", "Kubernetes",
-    "Data Engineering", "Security", "Machine Learning", "Linux",
+    "Rust",
+    "Postgres",
+    "Redis",
+    "TypeScript",
+    "Distributed Systems",
+    "Go",
+    "React",
+    "Kubernetes",
+    "Data Engineering",
+    "Security",
+    "Machine Learning",
+    "Linux",
 ];
-const LEVELS: [&str; 5] = ["Foundations", "in Practice", "Deep Dive", "for Teams", "Performance"];
+const LEVELS: [&str; 5] = [
+    "Foundations",
+    "in Practice",
+    "Deep Dive",
+    "for Teams",
+    "Performance",
+];
 
 /// The namespace of every seeded id (uuid v5 of a readable name).
 const NAMESPACE: Uuid = Uuid::from_u128(0x5c1b_a11d_5eed_4d00_8000_0000_0000_0000);
@@ -67,7 +83,10 @@ fn lesson_id(course: u32, module: u32, lesson: u32) -> Uuid {
 }
 
 fn at(minutes: i64) -> DateTime<Utc> {
-    let epoch = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).single().unwrap_or_default();
+    let epoch = Utc
+        .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
     epoch + Duration::minutes(minutes)
 }
 
@@ -84,7 +103,11 @@ pub struct SeedReport {
 
 /// Seeds `courses` courses and the fixed people; calls `progress(done)` after each
 /// chunk of courses so a CLI can draw a bar.
-pub async fn seed(pool: &PgPool, courses: u32, progress: &(dyn Fn(u32) + Sync)) -> Result<SeedReport, DbError> {
+pub async fn seed(
+    pool: &PgPool,
+    courses: u32,
+    progress: &(dyn Fn(u32) + Sync),
+) -> Result<SeedReport, DbError> {
     let mut report = SeedReport {
         profiles: seed_profiles(pool).await?,
         ..SeedReport::default()
@@ -154,18 +177,23 @@ async fn seed_courses(pool: &PgPool, first: u32, last: u32) -> Result<SeedReport
     }
     let mut c = Cols::default();
     let (mut m_id, mut m_course, mut m_pos, mut m_title) = (vec![], vec![], vec![], vec![]);
-    let (mut l_id, mut l_module, mut l_pos, mut l_title, mut l_dur) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut l_id, mut l_module, mut l_pos, mut l_title, mut l_dur) =
+        (vec![], vec![], vec![], vec![], vec![]);
     for n in first..=last {
         let topic = TOPICS[(n as usize) % TOPICS.len()];
         let id = course_id(n).0;
         c.id.push(id);
         c.slug.push(format!("course-{n}"));
-        c.title.push(format!("{topic} {} #{n}", LEVELS[(n as usize) % LEVELS.len()]));
+        c.title.push(format!(
+            "{topic} {} #{n}",
+            LEVELS[(n as usize) % LEVELS.len()]
+        ));
         c.description.push(format!(
             "A hands-on course on {topic}: {MODULES_PER_COURSE} modules, {} lessons, exercises and a final project.",
             MODULES_PER_COURSE * LESSONS_PER_MODULE
         ));
-        c.instructor.push(instructor_id((n - 1) % INSTRUCTORS + 1).0);
+        c.instructor
+            .push(instructor_id((n - 1) % INSTRUCTORS + 1).0);
         c.published.push(is_published(n));
         c.price.push([0, 1999, 2999, 4999, 9999][(n as usize) % 5]);
         c.created.push(at(1000 + i64::from(n) * 60));

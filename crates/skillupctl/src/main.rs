@@ -15,7 +15,11 @@ use skillup_common::auth::JwtKeys;
 use skillup_common::config::{DatabaseConfig, JwtConfig, ProcessEnv, RedisConfig};
 
 #[derive(Parser)]
-#[command(name = "skillupctl", version, about = "Manage a SkillUp deployment: database, cache, dev tokens")]
+#[command(
+    name = "skillupctl",
+    version,
+    about = "Manage a SkillUp deployment: database, cache, dev tokens"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -92,7 +96,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cache(cmd) => cache(cmd).await,
         Command::Token { user, ttl, session } => {
             let keys = JwtKeys::new(&JwtConfig::from_env(&ProcessEnv)?);
-            println!("{}", keys.mint(UserId(user), Duration::from_secs(ttl), session));
+            println!(
+                "{}",
+                keys.mint(UserId(user), Duration::from_secs(ttl), session)
+            );
             Ok(())
         }
     }
@@ -104,7 +111,10 @@ async fn db(cmd: DbCommand) -> anyhow::Result<()> {
         let created = skillup_db::pool::create_database_if_missing(&cfg)
             .await
             .with_context(|| format!("creating the database of {}", cfg.url))?;
-        println!("database {}", if created { "created" } else { "already exists" });
+        println!(
+            "database {}",
+            if created { "created" } else { "already exists" }
+        );
         return Ok(());
     }
     let pool = skillup_db::connect_lazy(&cfg)?;
@@ -117,11 +127,18 @@ async fn db(cmd: DbCommand) -> anyhow::Result<()> {
             indicatif::ProgressStyle::with_template("seeding {bar:40} {pos}/{len} courses ({eta})")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        let report = skillup_db::seed::seed(&pool, courses, &|done| bar.set_position(u64::from(done))).await?;
+        let report =
+            skillup_db::seed::seed(&pool, courses, &|done| bar.set_position(u64::from(done)))
+                .await?;
         bar.finish_and_clear();
         println!(
             "seeded: {} profiles, {} courses, {} modules, {} lessons, {} enrollments, {} completed lessons (existing rows kept)",
-            report.profiles, report.courses, report.modules, report.lessons, report.enrollments, report.progress
+            report.profiles,
+            report.courses,
+            report.modules,
+            report.lessons,
+            report.enrollments,
+            report.progress
         );
     } else {
         println!("migrations applied");
@@ -136,14 +153,20 @@ async fn cache(cmd: CacheCommand) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("connecting to {}", cfg.url))?;
     // Administrative scans may take longer than a request's budget.
-    let cache = Cache::new(client, &RedisConfig {
-        command_timeout: Duration::from_secs(30),
-        ..cfg.clone()
-    });
+    let cache = Cache::new(
+        client,
+        &RedisConfig {
+            command_timeout: Duration::from_secs(30),
+            ..cfg.clone()
+        },
+    );
     let keys = cache.keys().clone();
     match cmd {
         CacheCommand::Keys { pattern, limit } => {
-            for key in cache.scan_keys(&keys.scoped_pattern(&pattern), limit).await? {
+            for key in cache
+                .scan_keys(&keys.scoped_pattern(&pattern), limit)
+                .await?
+            {
                 println!("{key}");
             }
         }
@@ -155,9 +178,15 @@ async fn cache(cmd: CacheCommand) -> anyhow::Result<()> {
         CacheCommand::Stats => {
             let info = cache.info().await?;
             println!("redis: {}", cfg.url);
-            println!("used_memory: {} ({})", info.used_memory, info.used_memory_human);
+            println!(
+                "used_memory: {} ({})",
+                info.used_memory, info.used_memory_human
+            );
             println!("connected_clients: {}", info.connected_clients);
-            println!("keyspace_hits: {}  keyspace_misses: {}", info.keyspace_hits, info.keyspace_misses);
+            println!(
+                "keyspace_hits: {}  keyspace_misses: {}",
+                info.keyspace_hits, info.keyspace_misses
+            );
             println!("uptime_seconds: {}", info.uptime_seconds);
             for (label, pattern) in [
                 ("course", "course:*"),
@@ -166,7 +195,10 @@ async fn cache(cmd: CacheCommand) -> anyhow::Result<()> {
                 ("session:revoked", "session:revoked:*"),
                 ("all", "*"),
             ] {
-                let n = cache.scan_keys(&keys.scoped_pattern(pattern), usize::MAX).await?.len();
+                let n = cache
+                    .scan_keys(&keys.scoped_pattern(pattern), usize::MAX)
+                    .await?
+                    .len();
                 println!("keys {}{label}: {n}", keys.prefix());
             }
         }

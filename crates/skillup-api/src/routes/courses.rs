@@ -28,7 +28,10 @@ fn to_json<T: serde::Serialize>(value: &T) -> Bytes {
         (status = 400, description = "page or per_page out of range or not a number", body = ErrorBody),
         (status = 503, description = "Postgres down and the page not cached", body = ErrorBody)))]
 #[get("/api/courses")]
-pub async fn list_courses(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list_courses(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let Paging { page, per_page } = Paging::from_query(req.query_string())?;
     let key = state.cache.keys().courses_page(page, per_page);
     let db = state.db.clone();
@@ -55,7 +58,10 @@ pub async fn list_courses(req: HttpRequest, state: web::Data<AppState>) -> Resul
         (status = 404, description = "No such published course", body = ErrorBody),
         (status = 503, description = "Postgres down and the course not cached", body = ErrorBody)))]
 #[get("/api/courses/{id}")]
-pub async fn get_course(path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn get_course(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let id = params::course_id(&path)?;
     let key = state.cache.keys().course(id);
     let db = state.db.clone();

@@ -76,7 +76,8 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         tokio::time::timeout(PROBE_TIMEOUT, state.cache.ping()),
     );
     let database = Check::from_probe(db.map_err(|e| redact_db_error(&e)));
-    let redis = Check::from_probe(redis.unwrap_or(Err(skillup_cache::CacheError::Timeout(PROBE_TIMEOUT))));
+    let redis =
+        Check::from_probe(redis.unwrap_or(Err(skillup_cache::CacheError::Timeout(PROBE_TIMEOUT))));
     let (status, code) = match (database.is_up(), redis.is_up()) {
         (true, true) => ("ok", 200),
         (true, false) => ("degraded", 200),
@@ -91,7 +92,11 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
 
 /// Keeps the kind of failure, drops driver detail (which may name hosts or users).
 fn redact_db_error(e: &skillup_db::DbError) -> &'static str {
-    if e.is_unavailable() { "unreachable" } else { "query failed" }
+    if e.is_unavailable() {
+        "unreachable"
+    } else {
+        "query failed"
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -116,7 +121,8 @@ pub struct RedisHealth {
 #[get("/health/redis")]
 pub async fn health_redis(state: web::Data<AppState>) -> HttpResponse {
     let cache = &state.cache;
-    let probe = async { Ok::<_, skillup_cache::CacheError>((cache.ping().await?, cache.info().await?)) };
+    let probe =
+        async { Ok::<_, skillup_cache::CacheError>((cache.ping().await?, cache.info().await?)) };
     match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
         Ok(Ok((rtt, info))) => HttpResponse::Ok().json(RedisHealth {
             status: "up",

@@ -1,0 +1,194 @@
+use fred::prelude::*;
+use serde_json::Value;
+use skillup_db::seed;
+
+use crate::helpers::{SEEDED_COURSES, TestApp, error_code, spawn_app, x_cache};
+
+#[tokio::test]
+async fn course_detail_has_the_spec_shape_in_position_order() {
+    let app = spawn_app().await;
+    let res = app.get(&TestApp::course_path(1)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["id"], seed::course_id(1).to_string());
+    assert_eq!(body["slug"], "course-1");
+    assert_eq!(body["published"], true);
+    assert_eq!(body["instructor"]["id"], seed::instructor_id(1).to_string());
+    assert_eq!(body["instructor"]["display_name"], "Instructor 1");
+    let enrolled = (1..=seed::STUDENTS)
+        .filter(|s| seed::enrollments_of(*s, SEEDED_COURSES).contains(&1))
+        .count();
+    assert_eq!(body["enrollment_count"], enrolled);
+    let modules = body["modules"].as_array().unwrap();
+    assert_eq!(modules.len(), 5);
+    for (i, m) in modules.iter().enumerate() {
+        assert_eq!(m["position"], i + 1);
+        let lessons = m["lessons"].as_array().unwrap();
+        assert_eq!(lessons.len(), 8);
+        for (j, l) in lessons.iter().enumerate() {
+            assert_eq!(l["position"], j + 1);
+            assert!(
+                l["id"].is_string() && l["title"].is_string() && l["duration_seconds"].is_number()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn course_detail_misses_then_hits_with_identical_bytes() {
+    let app = spawn_app().await;
+    let first = app.get(&TestApp::course_path(2)).await;
+    assert_eq!(x_cache(&first), "MISS");
+    let first = first.bytes().await.unwrap();
+    let second = app.get(&TestApp::course_path(2)).await;
+    assert_eq!(x_cache(&second), "HIT");
+    assert_eq!(second.bytes().await.unwrap(), first);
+    let stored: Option<String> = app
+        .redis()
+        .await
+        .get(app.key(&format!("course:{}", seed::course_id(2))))
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.as_deref().map(str::as_bytes),
+        Some(&first[..]),
+        "course:{{id}} holds the JSON"
+    );
+}
+
+#[tokio::test]
+async fn course_detail_gets_the_course_ttl() {
+    let app = spawn_app().await;
+    app.get(&TestApp::course_path(3)).await;
+    let ttl: i64 = app
+        .redis()
+        .await
+        .ttl(app.key(&format!("course:{}", seed::course_id(3))))
+        .await
+        .unwrap();
+    assert!((3590..=3600).contains(&ttl), "ttl {ttl}");
+}
+
+#[tokio::test]
+async fn unpublished_and_unknown_courses_are_404() {
+    let app = spawn_app().await;
+    let draft = app.get(&TestApp::course_path(10)).await;
+    assert_eq!(draft.status(), 404);
+    assert_eq!(error_code(draft).await, "not_found");
+    let unknown = app
+        .get(&format!("/api/courses/{}", uuid::Uuid::new_v4()))
+        .await;
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(error_code(unknown).await, "not_found");
+}
+
+#[tokio::test]
+async fn listing_pages_published_courses_newest_first() {
+    let app = spawn_app().await;
+    let res = app.get("/api/courses?page=1&per_page=5").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(x_cache(&res), "MISS");
+    let body: Value = res.json().await.unwrap();
+    let published = (1..=SEEDED_COURSES)
+        .filter(|n| seed::is_published(*n))
+        .count();
+    assert_eq!(body["total"], published);
+    assert_eq!(body["page"], 1);
+    assert_eq!(body["per_page"], 5);
+    let slugs: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        slugs,
+        ["course-12", "course-11", "course-9", "course-8", "course-7"]
+    );
+    let first = &body["items"][0];
+    for field in [
+        "id",
+        "title",
+        "description",
+        "price_cents",
+        "created_at",
+        "updated_at",
+    ] {
+        assert!(!first[field].is_null(), "summary has {field}");
+    }
+    assert_eq!(first["instructor"]["display_name"], "Instructor 12");
+
+    let again = app.get("/api/courses?page=1&per_page=5").await;
+    assert_eq!(x_cache(&again), "HIT");
+    let page3: Value = app
+        .get("/api/courses?page=3&per_page=5")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page3["items"].as_array().unwrap().len(), published - 10);
+    let past_end: Value = app
+        .get("/api/courses?page=50&per_page=5")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(past_end["items"], serde_json::json!([]));
+    assert_eq!(past_end["total"], published);
+}
+
+#[tokio::test]
+async fn listing_defaults_to_page_1_of_20_and_caches_per_page() {
+    let app = spawn_app().await;
+    let body: Value = app.get("/api/courses").await.json().await.unwrap();
+    assert_eq!(
+        (body["page"].as_u64(), body["per_page"].as_u64()),
+        (Some(1), Some(20))
+    );
+    app.get("/api/courses?page=2&per_page=3").await;
+    let redis = app.redis().await;
+    let exists: u32 = redis
+        .exists(vec![
+            app.key("courses:published:1:20"),
+            app.key("courses:published:2:3"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(exists, 2);
+}
+
+#[tokio::test]
+async fn openapi_document_describes_the_routes() {
+    let app = spawn_app().await;
+    let res = app.get("/api/openapi.json").await;
+    assert_eq!(res.status(), 200);
+    let doc: Value = res.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/health",
+        "/health/redis",
+        "/metrics",
+        "/api/courses",
+        "/api/courses/{id}",
+        "/api/openapi.json",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+}
+
+#[tokio::test]
+async fn metrics_expose_request_latency_and_cache_counters() {
+    let app = spawn_app().await;
+    app.get(&TestApp::course_path(1)).await;
+    app.get(&TestApp::course_path(1)).await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains(
+            "http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/courses/{id}\""
+        ),
+        "{text}"
+    );
+    assert!(text.contains("cache_hits_total"));
+    assert!(text.contains("cache_misses_total"));
+}

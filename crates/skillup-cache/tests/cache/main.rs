@@ -1,0 +1,21 @@
+//! Cache crate against real Redis: the shared server with a unique prefix per
+//! test, or a private `redis-server` for outages.
+
+mod degradation;
+mod operations;
+mod single_flight;
+mod stale_fills;
+
+use skillup_cache::Cache;
+use skillup_testkit::{redis_config, redis_url, unique_prefix};
+
+/// A cache on the shared Redis under a fresh prefix.
+pub async fn cache() -> Cache {
+    cache_at(&redis_url()).await
+}
+
+pub async fn cache_at(url: &str) -> Cache {
+    Cache::connect(&redis_config(url, &unique_prefix()))
+        .await
+        .expect("valid config")
+}

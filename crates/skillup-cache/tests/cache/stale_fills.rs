@@ -1,0 +1,124 @@
+//! A load that read the database before a write must not store its value after
+//! that write's invalidation.
+
+use std::time::Duration;
+
+use skillup_cache::{Bytes, CacheStatus};
+use skillup_common::CourseId;
+use tokio::sync::oneshot;
+
+use crate::cache;
+
+#[tokio::test]
+async fn a_fill_that_raced_an_invalidation_is_refused() {
+    let cache = cache().await;
+    let key = cache.keys().course(CourseId::new_random());
+    let (read_done_tx, read_done_rx) = oneshot::channel::<()>();
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let reader = {
+        let (cache, key) = (cache.clone(), key.clone());
+        tokio::spawn(async move {
+            cache
+                .get_or_load(&key, Duration::from_secs(60), move || async move {
+                    // "read the old row", then wait while a write commits and invalidates
+                    let _ = read_done_tx.send(());
+                    let _ = release_rx.await;
+                    Ok::<_, ()>(Some(Bytes::from_static(b"old")))
+                })
+                .await
+        })
+    };
+    read_done_rx.await.unwrap();
+    cache.invalidate(std::slice::from_ref(&key)).await.unwrap();
+    release_tx.send(()).unwrap();
+    let lookup = reader.await.unwrap().unwrap();
+    assert_eq!(
+        lookup.value.as_deref(),
+        Some(&b"old"[..]),
+        "the reader still gets its answer"
+    );
+    assert_eq!(
+        cache.get(&key).await.unwrap(),
+        None,
+        "but the old value was not stored"
+    );
+
+    let fresh = cache
+        .get_or_load(&key, Duration::from_secs(60), || async {
+            Ok::<_, ()>(Some(Bytes::from_static(b"new")))
+        })
+        .await
+        .unwrap();
+    assert_eq!(fresh.status, CacheStatus::Miss);
+    assert_eq!(
+        cache.get(&key).await.unwrap().as_deref(),
+        Some(&b"new"[..]),
+        "later fills work"
+    );
+}
+
+#[tokio::test]
+async fn invalidation_detaches_a_load_in_flight_for_later_readers() {
+    let cache = cache().await;
+    let key = cache.keys().course(CourseId::new_random());
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let (started_tx, started_rx) = oneshot::channel::<()>();
+    let slow = {
+        let (cache, key) = (cache.clone(), key.clone());
+        tokio::spawn(async move {
+            cache
+                .get_or_load(&key, Duration::from_secs(60), move || async move {
+                    let _ = started_tx.send(());
+                    let _ = release_rx.await;
+                    Ok::<_, ()>(Some(Bytes::from_static(b"old")))
+                })
+                .await
+        })
+    };
+    started_rx.await.unwrap();
+    cache.invalidate(std::slice::from_ref(&key)).await.unwrap();
+    // A reader after the write must not join the old load.
+    let after = cache
+        .get_or_load(&key, Duration::from_secs(60), || async {
+            Ok::<_, ()>(Some(Bytes::from_static(b"new")))
+        })
+        .await
+        .unwrap();
+    assert_eq!(after.value.as_deref(), Some(&b"new"[..]));
+    release_tx.send(()).unwrap();
+    slow.await.unwrap().unwrap();
+    assert_eq!(cache.get(&key).await.unwrap().as_deref(), Some(&b"new"[..]));
+}
+
+#[tokio::test]
+async fn listing_pages_are_invalidated_together() {
+    let cache = cache().await;
+    for page in 1..=3 {
+        let key = cache.keys().courses_page(page, 20);
+        cache
+            .get_or_load(&key, Duration::from_secs(60), || async {
+                Ok::<_, ()>(Some(Bytes::from_static(b"p")))
+            })
+            .await
+            .unwrap();
+    }
+    let course = cache.keys().course(CourseId::new_random());
+    cache
+        .set(&course, Bytes::from_static(b"c"), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(cache.invalidate_course_pages().await.unwrap(), 3);
+    for page in 1..=3 {
+        assert_eq!(
+            cache
+                .get(&cache.keys().courses_page(page, 20))
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    assert!(
+        cache.get(&course).await.unwrap().is_some(),
+        "other keys stay"
+    );
+}

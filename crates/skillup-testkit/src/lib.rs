@@ -1,0 +1,197 @@
+//! Helpers for integration tests against real Postgres and Redis.
+//!
+//! Every test gets its own database ([`fresh_database`]) and its own Redis key
+//! prefix ([`unique_prefix`]), so tests run in parallel without sharing state.
+//! Outage tests run a private `redis-server` ([`PrivateRedis`]) they can stop and
+//! restart without touching the shared one.
+//!
+//! `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) names
+//! the server and maintenance database; `TEST_REDIS_URL` (default
+//! `redis://127.0.0.1:6379`) the shared Redis.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use skillup_common::config::{DatabaseConfig, RedisConfig};
+use sqlx::{Connection, PgConnection, PgPool};
+
+/// Prefix of every database the tests create; `scripts/test.sh` drops leftovers.
+pub const TEST_DB_PREFIX: &str = "skillup_test_";
+
+pub fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A key prefix no other test uses: `test:{uuid}:`.
+pub fn unique_prefix() -> String {
+    format!("test:{}:", uuid::Uuid::new_v4().simple())
+}
+
+/// A database created for one test and migrated.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+    pub pool: PgPool,
+}
+
+impl TestDatabase {
+    pub fn config(&self) -> DatabaseConfig {
+        let env: std::collections::HashMap<&str, &str> =
+            [("DATABASE_URL", self.url.as_str())].into_iter().collect();
+        DatabaseConfig::from_env(&env).expect("test database url is valid")
+    }
+
+    /// Drops the database while the app may still hold connections: Postgres is
+    /// gone as far as anything using it can tell.
+    pub async fn drop_now(&self) {
+        self.pool.close().await;
+        let mut admin = PgConnection::connect(&server_url())
+            .await
+            .expect("connect to postgres");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE \"{}\" WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut admin)
+        .await
+        .expect("drop test database");
+    }
+}
+
+/// Creates `skillup_test_{uuid}` and applies the migrations.
+pub async fn fresh_database() -> TestDatabase {
+    let name = format!("{TEST_DB_PREFIX}{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect(&server_url())
+        .await
+        .expect("connect to postgres");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(&server_url()).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&name);
+    let url = url.to_string();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(5)
+        .connect(&url)
+        .await
+        .expect("connect to test database");
+    skillup_db::migrate::run(&pool)
+        .await
+        .expect("migrate test database");
+    TestDatabase { name, url, pool }
+}
+
+/// A Redis config for tests: the shared server (or `url`), a unique prefix, a short timeout.
+pub fn redis_config(url: &str, prefix: &str) -> RedisConfig {
+    let env: std::collections::HashMap<&str, &str> = [
+        ("REDIS_URL", url),
+        ("REDIS_KEY_PREFIX", prefix),
+        ("REDIS_COMMAND_TIMEOUT_MS", "250"),
+    ]
+    .into_iter()
+    .collect();
+    RedisConfig::from_env(&env).expect("test redis config is valid")
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; good enough for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A port nothing listens on: connections are refused at once.
+pub fn dead_redis_url() -> String {
+    format!("redis://127.0.0.1:{}", free_port())
+}
+
+/// A `redis-server` of this test's own, on its own port, that can be stopped and
+/// restarted to simulate an outage. Killed on drop.
+pub struct PrivateRedis {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateRedis {
+    pub fn start() -> Self {
+        let mut redis = Self {
+            port: free_port(),
+            child: None,
+        };
+        redis.restart();
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again) on the same port and waits until it answers.
+    pub fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/test.sh installs it)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "private redis did not start on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the server: an abrupt outage, connections drop.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Polls `check` every 20 ms until it holds or `timeout` passes; returns whether it held.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
