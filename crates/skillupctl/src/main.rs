@@ -36,8 +36,11 @@ enum Command {
     /// Mint a development JWT signed with JWT_SECRET, printed on stdout.
     Token {
         /// The user's profile id (the token's `sub`).
-        #[arg(long)]
-        user: uuid::Uuid,
+        #[arg(long, required_unless_present = "demo", conflicts_with = "demo")]
+        user: Option<uuid::Uuid>,
+        /// Instead of --user: a seeded demo account.
+        #[arg(long = "as", value_enum)]
+        demo: Option<DemoUser>,
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 86_400)]
         ttl: u64,
@@ -45,6 +48,26 @@ enum Command {
         #[arg(long)]
         session: Option<String>,
     },
+}
+
+/// The seeded accounts `db seed` creates.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DemoUser {
+    /// student-1, enrolled in three courses with some progress
+    Student,
+    /// instructor-1, owner of course-1
+    Instructor,
+    Admin,
+}
+
+impl DemoUser {
+    fn id(self) -> UserId {
+        match self {
+            Self::Student => skillup_db::seed::student_id(1),
+            Self::Instructor => skillup_db::seed::instructor_id(1),
+            Self::Admin => skillup_db::seed::admin_id(),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -94,12 +117,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Db(cmd) => db(cmd).await,
         Command::Cache(cmd) => cache(cmd).await,
-        Command::Token { user, ttl, session } => {
+        Command::Token {
+            user,
+            demo,
+            ttl,
+            session,
+        } => {
             let keys = JwtKeys::new(&JwtConfig::from_env(&ProcessEnv)?);
-            println!(
-                "{}",
-                keys.mint(UserId(user), Duration::from_secs(ttl), session)
-            );
+            let user = user
+                .map(UserId)
+                .or(demo.map(DemoUser::id))
+                .context("--user or --as is required")?;
+            println!("{}", keys.mint(user, Duration::from_secs(ttl), session));
             Ok(())
         }
     }

@@ -1,0 +1,330 @@
+//! Migrations, triggers and seed against a fresh database per test.
+
+use skillup_db::{courses, seed};
+use skillup_testkit::fresh_database;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[derive(Debug, PartialEq, Eq, sqlx::FromRow)]
+struct Record {
+    entity: String,
+    op: String,
+    entity_id: Option<Uuid>,
+    course_id: Option<Uuid>,
+    old_course_id: Option<Uuid>,
+    user_id: Option<Uuid>,
+}
+
+async fn records_after(pool: &PgPool, after: i64) -> Vec<Record> {
+    sqlx::query_as(
+        "SELECT entity, op, entity_id, course_id, old_course_id, user_id FROM invalidation_outbox WHERE id > $1 ORDER BY id",
+    )
+    .bind(after)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+async fn last_id(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM invalidation_outbox")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+fn rec(
+    entity: &str,
+    op: &str,
+    entity_id: Option<Uuid>,
+    course: Option<Uuid>,
+    old: Option<Uuid>,
+    user: Option<Uuid>,
+) -> Record {
+    Record {
+        entity: entity.into(),
+        op: op.into(),
+        entity_id,
+        course_id: course,
+        old_course_id: old,
+        user_id: user,
+    }
+}
+
+#[tokio::test]
+async fn every_table_writes_an_outbox_record_for_hand_written_sql() {
+    let db = fresh_database().await;
+    let pool = &db.pool;
+    seed::seed(pool, 2, &|_| {}).await.unwrap();
+    let c1 = seed::course_id(1).0;
+    let c2 = seed::course_id(2).0;
+    let student = seed::student_id(1).0;
+    let instructor = seed::instructor_id(1).0;
+
+    // A person in psql, inserting only the spec's columns.
+    let start = last_id(pool).await;
+    let profile: Uuid =
+        sqlx::query_scalar("INSERT INTO profiles (email) VALUES ('psql@example.com') RETURNING id")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    sqlx::query("UPDATE courses SET title = 'Renamed' WHERE id = $1")
+        .bind(c1)
+        .execute(pool)
+        .await
+        .unwrap();
+    let module: Uuid = sqlx::query_scalar(
+        "INSERT INTO modules (course_id, position, title) VALUES ($1, 9, 'New') RETURNING id",
+    )
+    .bind(c1)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let lesson: Uuid = sqlx::query_scalar(
+        "INSERT INTO lessons (module_id, position, title) VALUES ($1, 1, 'L') RETURNING id",
+    )
+    .bind(module)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE modules SET course_id = $2 WHERE id = $1")
+        .bind(module)
+        .bind(c2)
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO enrollments (user_id, course_id) VALUES ($1, $2)")
+        .bind(profile)
+        .bind(c2)
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO lesson_progress (user_id, lesson_id) VALUES ($1, $2)")
+        .bind(profile)
+        .bind(lesson)
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM lesson_progress WHERE user_id = $1")
+        .bind(profile)
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE profiles SET display_name = 'Prof' WHERE id = $1")
+        .bind(instructor)
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM enrollments WHERE user_id = $1 AND course_id = $2")
+        .bind(student)
+        .bind(seed::course_id(seed::enrollments_of(1, 2)[0]).0)
+        .execute(pool)
+        .await
+        .unwrap();
+
+    let got = records_after(pool, start).await;
+    let first_course = seed::course_id(seed::enrollments_of(1, 2)[0]).0;
+    assert_eq!(
+        got,
+        vec![
+            rec(
+                "profile",
+                "INSERT",
+                Some(profile),
+                None,
+                None,
+                Some(profile)
+            ),
+            rec("course", "UPDATE", Some(c1), Some(c1), None, None),
+            rec("module", "INSERT", Some(module), Some(c1), None, None),
+            rec("lesson", "INSERT", Some(lesson), Some(c1), None, None),
+            rec("module", "UPDATE", Some(module), Some(c2), Some(c1), None),
+            rec("enrollment", "INSERT", None, Some(c2), None, Some(profile)),
+            rec(
+                "lesson_progress",
+                "INSERT",
+                Some(lesson),
+                Some(c2),
+                None,
+                Some(profile)
+            ),
+            rec(
+                "lesson_progress",
+                "DELETE",
+                Some(lesson),
+                Some(c2),
+                None,
+                Some(profile)
+            ),
+            rec(
+                "profile",
+                "UPDATE",
+                Some(instructor),
+                None,
+                None,
+                Some(instructor)
+            ),
+            rec(
+                "enrollment",
+                "DELETE",
+                None,
+                Some(first_course),
+                None,
+                Some(student)
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_course_records_the_cascade() {
+    let db = fresh_database().await;
+    let pool = &db.pool;
+    seed::seed(pool, 1, &|_| {}).await.unwrap();
+    let c1 = seed::course_id(1).0;
+    let start = last_id(pool).await;
+    sqlx::query("DELETE FROM courses WHERE id = $1")
+        .bind(c1)
+        .execute(pool)
+        .await
+        .unwrap();
+    let got = records_after(pool, start).await;
+    assert!(got.contains(&rec("course", "DELETE", Some(c1), Some(c1), None, None)));
+    assert!(
+        got.iter()
+            .filter(|r| r.entity == "module")
+            .all(|r| r.course_id == Some(c1))
+    );
+    assert!(
+        got.iter().any(|r| r.entity == "enrollment"),
+        "enrollments cascade and are recorded with their users"
+    );
+    assert!(
+        got.iter()
+            .filter(|r| r.entity == "enrollment")
+            .all(|r| r.user_id.is_some())
+    );
+}
+
+#[tokio::test]
+async fn a_rolled_back_change_leaves_no_record() {
+    let db = fresh_database().await;
+    let pool = &db.pool;
+    seed::seed(pool, 1, &|_| {}).await.unwrap();
+    let start = last_id(pool).await;
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("UPDATE courses SET title = 'x'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    assert!(records_after(pool, start).await.is_empty());
+}
+
+#[tokio::test]
+async fn committed_changes_notify_the_invalidation_channel() {
+    let db = fresh_database().await;
+    seed::seed(&db.pool, 1, &|_| {}).await.unwrap();
+    let mut listener = sqlx::postgres::PgListener::connect(&db.url).await.unwrap();
+    listener.listen("skillup_invalidations").await.unwrap();
+    sqlx::query("UPDATE courses SET price_cents = 5")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let note = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())
+        .await
+        .expect("a notification arrives")
+        .unwrap();
+    assert_eq!(note.channel(), "skillup_invalidations");
+}
+
+#[tokio::test]
+async fn updated_at_follows_changes_and_truncate_is_recorded() {
+    let db = fresh_database().await;
+    let pool = &db.pool;
+    seed::seed(pool, 1, &|_| {}).await.unwrap();
+    let before = courses::detail(pool, seed::course_id(1))
+        .await
+        .unwrap()
+        .unwrap();
+    sqlx::query("UPDATE courses SET title = 'New'")
+        .execute(pool)
+        .await
+        .unwrap();
+    let after = courses::detail(pool, seed::course_id(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(after.updated_at > before.updated_at);
+    let start = last_id(pool).await;
+    sqlx::query("TRUNCATE lesson_progress")
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        records_after(pool, start).await,
+        vec![rec("lesson_progress", "DELETE", None, None, None, None)]
+    );
+}
+
+#[tokio::test]
+async fn seeding_is_deterministic_and_idempotent() {
+    let db = fresh_database().await;
+    let first = seed::seed(&db.pool, 30, &|_| {}).await.unwrap();
+    assert_eq!(first.courses, 30);
+    assert_eq!(first.modules, 30 * 5);
+    assert_eq!(first.lessons, 30 * 40);
+    assert_eq!(first.profiles, 121);
+    assert!(first.enrollments > 0 && first.progress > 0);
+    let again = seed::seed(&db.pool, 30, &|_| {}).await.unwrap();
+    assert_eq!(
+        again,
+        seed::SeedReport::default(),
+        "nothing new on a second run"
+    );
+    let more = seed::seed(&db.pool, 35, &|_| {}).await.unwrap();
+    assert_eq!(more.courses, 5, "a larger N adds only the missing courses");
+    let slug: String = sqlx::query_scalar("SELECT slug FROM courses WHERE id = $1")
+        .bind(seed::course_id(7).0)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(slug, "course-7");
+}
+
+#[tokio::test]
+async fn listing_and_detail_queries_follow_the_spec_order() {
+    let db = fresh_database().await;
+    seed::seed(&db.pool, 25, &|_| {}).await.unwrap();
+    let page = courses::list_published(&db.pool, 2, 10).await.unwrap();
+    assert_eq!(page.total, 23);
+    let slugs: Vec<_> = page.items.iter().map(|c| c.slug.as_str()).collect();
+    assert_eq!(
+        slugs,
+        [
+            "course-14",
+            "course-13",
+            "course-12",
+            "course-11",
+            "course-9",
+            "course-8",
+            "course-7",
+            "course-6",
+            "course-5",
+            "course-4"
+        ]
+    );
+    assert!(
+        courses::detail(&db.pool, skillup_common::CourseId::new_random())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let draft = courses::detail(&db.pool, seed::course_id(20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !draft.published,
+        "detail returns drafts; callers decide who sees them"
+    );
+}

@@ -1,0 +1,159 @@
+//! `skillupctl` run as a process, against real Postgres and Redis.
+
+use std::process::{Command, Output};
+
+use fred::prelude::*;
+use secrecy::SecretString;
+use skillup_common::auth::JwtKeys;
+use skillup_common::config::JwtConfig;
+use skillup_testkit::{fresh_database, redis_url, unique_prefix};
+
+fn ctl(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_skillupctl"))
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .expect("skillupctl runs")
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn token_mints_a_jwt_the_services_accept() {
+    let user = uuid::Uuid::new_v4().to_string();
+    let out = ctl(
+        &["token", "--user", &user, "--ttl", "60"],
+        &[("JWT_SECRET", "ctl-secret")],
+    );
+    let token = stdout(&out).trim().to_owned();
+    let keys = JwtKeys::new(&JwtConfig {
+        secret: SecretString::from("ctl-secret"),
+    });
+    let claims = keys.verify(&token).unwrap();
+    assert_eq!(claims.sub.to_string(), user);
+    let now = chrono_now();
+    assert!((55..=60).contains(&(claims.exp - now)), "ttl applied");
+
+    let demo = stdout(&ctl(
+        &["token", "--as", "student"],
+        &[("JWT_SECRET", "ctl-secret")],
+    ));
+    assert_eq!(
+        keys.verify(demo.trim()).unwrap().user_id(),
+        skillup_db::seed::student_id(1)
+    );
+}
+
+fn chrono_now() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn token_refuses_without_secret_or_user() {
+    let out = ctl(&["token", "--user", &uuid::Uuid::new_v4().to_string()], &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("JWT_SECRET"));
+    assert!(!ctl(&["token"], &[("JWT_SECRET", "x")]).status.success());
+    assert!(
+        !ctl(&["token", "--user", "not-a-uuid"], &[("JWT_SECRET", "x")])
+            .status
+            .success()
+    );
+}
+
+#[tokio::test]
+async fn db_migrate_and_seed_are_idempotent() {
+    let db = fresh_database().await;
+    let env = [("DATABASE_URL", db.url.as_str())];
+    assert!(stdout(&ctl(&["db", "migrate"], &env)).contains("migrations applied"));
+    let first = stdout(&ctl(&["db", "seed", "--courses", "15"], &env));
+    assert!(first.contains("15 courses"), "{first}");
+    let second = stdout(&ctl(&["db", "seed", "--courses", "15"], &env));
+    assert!(second.contains("0 courses"), "{second}");
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM lessons")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 15 * 40);
+}
+
+#[tokio::test]
+async fn cache_commands_never_leave_the_prefix() {
+    let mine = unique_prefix();
+    let theirs = unique_prefix();
+    let client = Builder::from_config(Config::from_url(&redis_url()).unwrap())
+        .build()
+        .unwrap();
+    client.init().await.unwrap();
+    for p in [&mine, &theirs] {
+        for k in ["course:1", "course:2", "courses:published:1:20", "user:1"] {
+            let _: () = client
+                .set(format!("{p}{k}"), "x", None, None, false)
+                .await
+                .unwrap();
+        }
+    }
+    let env = [
+        ("REDIS_URL", redis_url()),
+        ("REDIS_KEY_PREFIX", mine.clone()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    let keys = stdout(&ctl(&["cache", "keys", "course:*"], &env));
+    let mut listed: Vec<&str> = keys.lines().collect();
+    listed.sort_unstable();
+    assert_eq!(
+        listed,
+        [format!("{mine}course:1"), format!("{mine}course:2")]
+    );
+
+    let cleared = stdout(&ctl(&["cache", "clear", "courses:*"], &env));
+    assert!(cleared.contains("deleted 1 keys"), "{cleared}");
+    let stats = stdout(&ctl(&["cache", "stats"], &env));
+    assert!(stats.contains("used_memory"), "{stats}");
+    assert!(stats.contains(&format!("keys {mine}all: 3")), "{stats}");
+
+    let cleared = stdout(&ctl(&["cache", "clear"], &env));
+    assert!(cleared.contains("deleted 3 keys"), "{cleared}");
+    let theirs_left: u32 = client
+        .exists(vec![
+            format!("{theirs}course:1"),
+            format!("{theirs}course:2"),
+            format!("{theirs}courses:published:1:20"),
+            format!("{theirs}user:1"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(theirs_left, 4, "another prefix is untouched");
+    let _: () = client
+        .del(vec![
+            format!("{theirs}course:1"),
+            format!("{theirs}course:2"),
+            format!("{theirs}courses:published:1:20"),
+            format!("{theirs}user:1"),
+        ])
+        .await
+        .unwrap();
+}
+
+#[test]
+fn cache_commands_fail_clearly_when_redis_is_down() {
+    let url = skillup_testkit::dead_redis_url();
+    let out = ctl(&["cache", "keys"], &[("REDIS_URL", &url)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("connecting to redis://127.0.0.1"));
+}
