@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against real Postgres and Redis, starting (or
+# installing) them first the way scripts/dev.sh does. Each test makes its own
+# database (skillup_test_*) and key prefix; leftovers of earlier runs are dropped.
+#
+#   scripts/test.sh                # everything
+#   scripts/test.sh -p skillup-api # extra arguments go to cargo test
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+cd "$ROOT"
+
+export DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+export TEST_DATABASE_URL="$DATABASE_URL"
+export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+export TEST_REDIS_URL="$REDIS_URL"
+ensure_cargo
+ensure_postgres
+ensure_redis
+command -v redis-server >/dev/null 2>&1 || apt_install redis-server   # outage tests run a private one
+
+if command -v psql >/dev/null 2>&1; then
+  stale=$(psql "$DATABASE_URL" -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'skillup\_test\_%'" || true)
+  for db in $stale; do psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null || true; done
+fi
+
+log "cargo test"
+cargo test --workspace "$@"
