@@ -271,7 +271,9 @@ const ENROLLMENT_POOL: u32 = 30;
 
 /// The seeded course numbers student `s` is enrolled in (published ones only).
 pub fn enrollments_of(student: u32, courses: u32) -> Vec<u32> {
-    let published: Vec<u32> = (1..=courses.min(ENROLLMENT_POOL)).filter(|n| is_published(*n)).collect();
+    let published: Vec<u32> = (1..=courses.min(ENROLLMENT_POOL))
+        .filter(|n| is_published(*n))
+        .collect();
     if published.is_empty() {
         return Vec::new();
     }

@@ -283,7 +283,11 @@ async fn seeding_is_deterministic_and_idempotent() {
     );
     let more = seed::seed(&db.pool, 35, &|_| {}).await.unwrap();
     assert_eq!(more.courses, 5, "a larger N adds only the missing courses");
-    assert_eq!((more.enrollments, more.progress), (0, 0), "and never moves enrollments");
+    assert_eq!(
+        (more.enrollments, more.progress),
+        (0, 0),
+        "and never moves enrollments"
+    );
     let slug: String = sqlx::query_scalar("SELECT slug FROM courses WHERE id = $1")
         .bind(seed::course_id(7).0)
         .fetch_one(&db.pool)
