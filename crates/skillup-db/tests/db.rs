@@ -22,14 +22,14 @@ async fn records_after(pool: &PgPool, after: i64) -> Vec<Record> {
     .bind(after)
     .fetch_all(pool)
     .await
-    .unwrap()
+    .expect("outbox readable")
 }
 
 async fn last_id(pool: &PgPool) -> i64 {
     sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM invalidation_outbox")
         .fetch_one(pool)
         .await
-        .unwrap()
+        .expect("outbox readable")
 }
 
 fn rec(

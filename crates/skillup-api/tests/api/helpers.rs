@@ -75,10 +75,9 @@ impl TestApp {
     /// A raw connection to the test's Redis, for looking at keys directly.
     pub async fn redis(&self) -> fred::clients::Client {
         use fred::prelude::*;
-        let client = Builder::from_config(Config::from_url(&redis_url()).unwrap())
-            .build()
-            .unwrap();
-        client.init().await.unwrap();
+        let config = Config::from_url(&redis_url()).expect("TEST_REDIS_URL is valid");
+        let client = Builder::from_config(config).build().expect("client builds");
+        client.init().await.expect("redis reachable");
         client
     }
 
@@ -91,7 +90,7 @@ impl TestApp {
 pub fn x_cache(res: &reqwest::Response) -> String {
     res.headers()
         .get("x-cache")
-        .map(|v| v.to_str().unwrap().to_owned())
+        .map(|v| v.to_str().expect("ascii header").to_owned())
         .unwrap_or_default()
 }
 

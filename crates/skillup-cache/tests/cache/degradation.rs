@@ -117,7 +117,7 @@ async fn redis_pid(cache: &skillup_cache::Cache) -> u32 {
         .client()
         .info(Some(fred::types::InfoKind::Server))
         .await
-        .unwrap();
+        .expect("redis reachable");
     info.lines()
         .find_map(|l| l.strip_prefix("process_id:"))
         .and_then(|p| p.trim().parse().ok())
@@ -128,6 +128,6 @@ fn signal(pid: u32, sig: &str) {
     let status = std::process::Command::new("kill")
         .args([&format!("-{sig}"), &pid.to_string()])
         .status()
-        .unwrap();
+        .expect("kill runs");
     assert!(status.success());
 }

@@ -22,7 +22,7 @@ async fn burst(cache: &skillup_cache::Cache, n: usize) -> (usize, Vec<skillup_ca
                     Ok::<_, ()>(Some(Bytes::from_static(b"loaded")))
                 })
                 .await
-                .unwrap()
+                .expect("loader never fails here")
         }
     }))
     .await;
