@@ -14,3 +14,9 @@ pub fn json_bytes(body: Bytes, status: CacheStatus) -> HttpResponse {
         .insert_header((X_CACHE, HeaderValue::from_static(status.as_str())))
         .body(body)
 }
+
+/// The JSON bytes of a response value, as cached and sent.
+pub fn to_json<T: serde::Serialize>(value: &T) -> Bytes {
+    // Response types hold only strings, numbers, uuids and timestamps: encoding cannot fail.
+    Bytes::from(serde_json::to_vec(value).expect("response JSON encodes"))
+}

@@ -15,9 +15,25 @@ pub enum ApiError {
     /// Malformed id, query value or body (400).
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
+    /// No token, or a token that is malformed, badly signed, expired or revoked (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Signed in, but not allowed to do this (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// Nothing the caller may see here (404).
     #[error("{0}")]
     NotFound(String),
+    /// The request contradicts the current state: a taken slug, an existing enrollment (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The body exceeds [`crate::json::MAX_BODY_BYTES`] (413).
+    #[error("the request body is larger than {} bytes", crate::json::MAX_BODY_BYTES)]
+    PayloadTooLarge,
+    /// A dependency the request cannot do without is down (503), e.g. Redis for the
+    /// revocation check of a write.
+    #[error("{0}")]
+    ServiceUnavailable(String),
     /// Postgres failed; 503 when it is unreachable, 500 otherwise.
     #[error(transparent)]
     Database(Arc<DbError>),
@@ -34,8 +50,14 @@ impl ApiError {
     fn code(&self) -> &'static str {
         match self {
             Self::BadRequest { code, .. } => code,
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::ServiceUnavailable(_) => "service_unavailable",
             Self::Database(e) if e.is_unavailable() => "service_unavailable",
+            Self::Database(e) if is_conflict(e) => "conflict",
             Self::Database(_) => "internal",
         }
     }
@@ -46,15 +68,29 @@ impl ApiError {
             Self::Database(e) if e.is_unavailable() => {
                 "the database is unavailable and no cached answer exists; retry shortly".to_owned()
             }
+            Self::Database(e) if is_conflict(e) => {
+                "the change conflicts with existing data".to_owned()
+            }
             Self::Database(_) => "internal error".to_owned(),
             other => other.to_string(),
         }
     }
 }
 
+/// A unique-constraint violation no handler turned into a more specific 409.
+fn is_conflict(e: &DbError) -> bool {
+    matches!(e, DbError::Conflict { .. })
+}
+
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         Self::Database(Arc::new(e))
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        DbError::from(e).into()
     }
 }
 
@@ -92,18 +128,33 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(e) if is_conflict(e) => StatusCode::CONFLICT,
             Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if status.is_server_error() {
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %error_chain(self), "request failed");
+        } else if status.is_server_error() {
+            tracing::warn!(error = %error_chain(self), "dependency unavailable");
         }
-        error_response(status, self.code(), self.public_message())
+        let mut response = error_response(status, self.code(), self.public_message());
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                actix_web::http::header::WWW_AUTHENTICATE,
+                actix_web::http::header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }
 

@@ -5,16 +5,23 @@
 //! - [`routes`]: one module per route group, each with a `routes()` registration.
 //! - [`error`]: the one error type, mapped to the spec's error JSON.
 //! - [`cached`]: turning a cache lookup into a response with `X-Cache`.
+//! - [`auth`]: the bearer-token extractors (`Session`, `AuthUser`, `OptionalSession`).
+//! - [`json`]: request bodies (1 MiB limit, errors naming the field); [`validate`]: the rules.
+//! - [`invalidate`]: read-your-writes invalidation after a write commits.
 
+pub mod auth;
 pub mod cached;
 pub mod config;
 pub mod error;
+pub mod invalidate;
+pub mod json;
 pub mod metrics;
 pub mod openapi;
 pub mod params;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod validate;
 
 pub use config::ApiConfig;
 pub use startup::Application;

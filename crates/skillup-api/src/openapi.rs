@@ -2,10 +2,11 @@
 //! from the handlers' annotations.
 
 use actix_web::{HttpResponse, get, web};
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{courses, health};
+use crate::routes::{authoring, courses, enrollments, health, me, progress, session, structure};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,15 +17,59 @@ use crate::routes::{courses, health};
         crate::metrics::metrics_text,
         courses::list_courses,
         courses::get_course,
+        authoring::create_course,
+        authoring::update_course,
+        authoring::delete_course,
+        structure::create_module,
+        structure::update_module,
+        structure::delete_module,
+        structure::create_lesson,
+        structure::update_lesson,
+        structure::delete_lesson,
+        enrollments::enroll,
+        enrollments::unenroll,
+        progress::put_progress,
+        progress::get_progress,
+        me::me,
+        session::logout,
         openapi_json,
     ),
-    components(schemas(ErrorBody, ErrorDetail)),
+    components(schemas(ErrorBody, ErrorDetail, progress::ProgressEvent)),
+    modifiers(&BearerAuth),
     tags(
         (name = "courses", description = "Course catalogue"),
+        (name = "authoring", description = "Courses, modules and lessons: their instructor or an admin"),
+        (name = "enrollments", description = "Enrolling in published courses"),
+        (name = "progress", description = "Lesson progress of enrolled users; changes publish `progress:updated`"),
+        (name = "me", description = "The caller's profile and enrollments"),
+        (name = "auth", description = "Sessions: Supabase-issued HS256 JWTs"),
         (name = "operations", description = "Health, metrics and this description"),
     )
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme the authenticated routes name: a
+/// Supabase-issued HS256 JWT in `Authorization: Bearer <token>`.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "Supabase-issued HS256 JWT: `sub` = profile id, `exp` required. \
+                         Roles come from the profile, never the token.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The document as JSON, rendered once at start.
 pub fn render() -> web::Bytes {

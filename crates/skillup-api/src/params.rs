@@ -2,15 +2,28 @@
 //! naming the parameter.
 
 use serde::Deserialize;
-use skillup_common::CourseId;
+use skillup_common::{CourseId, LessonId, ModuleId};
 use utoipa::IntoParams;
 
 use crate::error::ApiError;
 
 /// Parses a path segment as a course id.
 pub fn course_id(raw: &str) -> Result<CourseId, ApiError> {
+    id("course", raw)
+}
+
+pub fn module_id(raw: &str) -> Result<ModuleId, ApiError> {
+    id("module", raw)
+}
+
+pub fn lesson_id(raw: &str) -> Result<LessonId, ApiError> {
+    id("lesson", raw)
+}
+
+/// Parses a path segment as a hyphenated uuid of `what`.
+fn id<T: std::str::FromStr>(what: &str, raw: &str) -> Result<T, ApiError> {
     raw.parse()
-        .map_err(|_| ApiError::bad_request(format!("course id {raw:?} is not a uuid")))
+        .map_err(|_| ApiError::bad_request(format!("{what} id {raw:?} is not a uuid")))
 }
 
 pub const MAX_PAGE: u32 = 100_000;

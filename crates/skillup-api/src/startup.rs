@@ -41,6 +41,7 @@ impl Application {
             db,
             cache,
             jwt: JwtKeys::new(&config.jwt),
+            redis_timeout: config.redis.command_timeout,
         };
         let listener = TcpListener::bind((config.http.host, config.http.port))
             .with_context(|| format!("binding {}:{}", config.http.host, config.http.port))?;
@@ -99,8 +100,15 @@ fn serve(listener: TcpListener, state: AppState, grace: Duration) -> anyhow::Res
                 )
                 .into()
             }))
+            .app_data(web::PayloadConfig::new(crate::json::MAX_BODY_BYTES))
             .configure(routes::health::routes)
             .configure(routes::courses::routes)
+            .configure(routes::authoring::routes)
+            .configure(routes::structure::routes)
+            .configure(routes::enrollments::routes)
+            .configure(routes::progress::routes)
+            .configure(routes::me::routes)
+            .configure(routes::session::routes)
             .service(crate::metrics::metrics_text)
             .service(openapi_json)
             .default_service(web::to(|| async {

@@ -36,6 +36,28 @@ impl Claims {
     pub fn user_id(&self) -> UserId {
         UserId(self.sub)
     }
+
+    /// The id under which logout revokes this token's session
+    /// (`session:revoked:{sid}`): the `session_id` claim when it is a uuid (in its
+    /// hyphenated lower-case form), else the sha256 hex of `session_id`, and with no
+    /// `session_id` the sha256 hex of the whole token.
+    ///
+    /// Only uuid and hex characters ever reach the Redis key, whatever the token
+    /// holds. The API and the realtime service must agree on this, hence it lives here.
+    pub fn revocation_id(&self, token: &str) -> String {
+        match &self.session_id {
+            Some(sid) => match Uuid::try_parse(sid) {
+                Ok(uuid) => uuid.hyphenated().to_string(),
+                Err(_) => sha256_hex(sid),
+            },
+            None => sha256_hex(token),
+        }
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
 /// Why a token was refused. Every variant maps to 401; the text is safe to show.
@@ -141,5 +163,27 @@ mod tests {
             keys("a").verify(&no_exp),
             Err(TokenError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn revocation_ids_are_uuids_or_hex() {
+        let k = keys("s");
+        let user = UserId::new_random();
+        let sid = Uuid::new_v4();
+        let upper = sid.hyphenated().to_string().to_uppercase();
+        let token = k.mint(user, Duration::from_secs(60), Some(upper));
+        let claims = k.verify(&token).unwrap();
+        assert_eq!(claims.revocation_id(&token), sid.hyphenated().to_string());
+
+        let token = k.mint(user, Duration::from_secs(60), Some("x:*\n".to_owned()));
+        let id = k.verify(&token).unwrap().revocation_id(&token);
+        assert_eq!(id.len(), 64);
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
+
+        let token = k.mint(user, Duration::from_secs(60), None);
+        let other = k.mint(UserId::new_random(), Duration::from_secs(60), None);
+        let id = k.verify(&token).unwrap().revocation_id(&token);
+        assert_eq!(id, sha256_hex(&token));
+        assert_ne!(id, k.verify(&other).unwrap().revocation_id(&other));
     }
 }

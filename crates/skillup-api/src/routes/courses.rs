@@ -2,22 +2,18 @@
 //! the cache as pre-serialized JSON.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use skillup_cache::Bytes;
 use skillup_db::courses;
+use skillup_db::profiles::{self, Role};
 use skillup_db::models::{CourseDetail, CoursePage};
 
-use crate::cached::json_bytes;
+use crate::auth::OptionalSession;
+use crate::cached::{json_bytes, to_json};
 use crate::error::{ApiError, ErrorBody};
 use crate::params::{self, Paging, PagingQuery};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(list_courses).service(get_course);
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Bytes {
-    // These types hold only strings, numbers, uuids and timestamps: encoding cannot fail.
-    Bytes::from(serde_json::to_vec(value).expect("course JSON encodes"))
 }
 
 /// Published courses, newest first, cached per page as `courses:published:{page}:{per_page}`.
@@ -48,17 +44,22 @@ pub async fn list_courses(
 
 /// One course with its instructor, enrollment count and ordered outline, cached as `course:{id}`.
 ///
-/// Unpublished courses answer 404 here (only their owner or an admin may see them).
+/// Only published courses are cached. A draft is served, straight from Postgres,
+/// to its instructor and to admins (optional bearer token); everyone else gets 404.
+/// A token that is present but invalid or revoked is a 401, never anonymous.
 #[utoipa::path(get, path = "/api/courses/{id}", tag = "courses",
+    security((), ("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Course id")),
     responses(
-        (status = 200, description = "The course; `X-Cache` says HIT, MISS or BYPASS", body = CourseDetail,
+        (status = 200, description = "The course; `X-Cache` says HIT, MISS or BYPASS (drafts: MISS or BYPASS, never stored)", body = CourseDetail,
             headers(("x-cache" = String, description = "HIT | MISS | BYPASS"))),
         (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 404, description = "No such published course", body = ErrorBody),
+        (status = 401, description = "A token was sent and is invalid, expired or revoked", body = ErrorBody),
+        (status = 404, description = "No such course, or a draft the caller may not see", body = ErrorBody),
         (status = 503, description = "Postgres down and the course not cached", body = ErrorBody)))]
 #[get("/api/courses/{id}")]
 pub async fn get_course(
+    auth: OptionalSession,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -72,8 +73,21 @@ pub async fn get_course(
             Ok::<_, skillup_db::DbError>(detail.filter(|d| d.published).map(|d| to_json(&d)))
         })
         .await?;
-    match lookup.value {
-        Some(body) => Ok(json_bytes(body, lookup.status)),
-        None => Err(ApiError::NotFound(format!("course {id} not found"))),
+    if let Some(body) = lookup.value {
+        return Ok(json_bytes(body, lookup.status));
+    }
+    let not_found = || ApiError::NotFound(format!("course {id} not found"));
+    let Some(session) = auth.0 else {
+        return Err(not_found());
+    };
+    // Only a caller who may see drafts pays for the profile and detail reads.
+    let Some(profile) = profiles::get(&state.db, session.user_id()).await? else {
+        return Err(not_found());
+    };
+    let detail = courses::detail(&state.db, id).await?.ok_or_else(not_found)?;
+    if profile.role == Role::Admin || detail.instructor.id == profile.id {
+        Ok(json_bytes(to_json(&detail), lookup.status))
+    } else {
+        Err(not_found())
     }
 }

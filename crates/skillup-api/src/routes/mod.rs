@@ -1,4 +1,10 @@
 //! Route groups; each exposes `routes(cfg)`, merged in [`crate::startup`].
 
+pub mod authoring;
 pub mod courses;
+pub mod enrollments;
 pub mod health;
+pub mod me;
+pub mod progress;
+pub mod session;
+pub mod structure;

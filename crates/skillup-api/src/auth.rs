@@ -1,0 +1,220 @@
+//! Authentication extractors: `Authorization: Bearer <JWT>` as Supabase issues it.
+//!
+//! - [`Session`]: a verified, unrevoked token (no database access); for routes
+//!   that need only the caller's id (`/api/me` is served from Redis this way).
+//! - [`AuthUser`]: a session plus the caller's profile (role from `profiles.role`,
+//!   created as a `student` on first use).
+//! - [`OptionalSession`]: no header → anonymous; a header that fails any check →
+//!   401, never silently anonymous.
+//!
+//! Revocation (`POST /api/auth/logout`) is a Redis key `session:revoked:{sid}`.
+//! When Redis cannot answer, the check fails closed for writes (503: a signed-out
+//! token must not be able to change anything) and open for reads (`GET`/`HEAD`,
+//! logged as a warning): reads keep working from Postgres during a Redis outage,
+//! as the cache contract promises, at the price that a token revoked before the
+//! outage can read until Redis is back or the token expires.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, HttpRequest, web};
+use fred::interfaces::KeysInterface;
+use skillup_common::UserId;
+use skillup_common::auth::Claims;
+use skillup_db::profiles::{self, Profile, Role};
+use skillup_db::authoring::CourseOwner;
+use skillup_db::{DbError, PgPool};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+/// A verified token that has not been revoked.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub claims: Claims,
+    /// The `sid` of `session:revoked:{sid}` (see [`Claims::revocation_id`]).
+    pub revocation_id: String,
+}
+
+impl Session {
+    pub fn user_id(&self) -> UserId {
+        self.claims.user_id()
+    }
+
+    /// The `email` claim when it is fit to store (Postgres refuses NUL; 320 is the
+    /// longest valid address).
+    pub fn email(&self) -> Option<&str> {
+        self.claims
+            .email
+            .as_deref()
+            .filter(|e| !e.is_empty() && e.len() <= 320 && !e.chars().any(char::is_control))
+    }
+
+    /// The caller's profile, created as a `student` if this is their first use.
+    pub async fn profile(&self, db: &PgPool) -> Result<Profile, DbError> {
+        profiles::get_or_create(db, self.user_id(), self.email()).await
+    }
+}
+
+/// A signed-in caller with their role.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub id: UserId,
+    pub role: Role,
+    pub session: Session,
+}
+
+impl AuthUser {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// Whether the caller may change `course`: its instructor or an admin.
+    ///
+    /// Anyone else gets 403 for a published course and 404 for a draft, which
+    /// they may not even see.
+    pub fn authorize_owner(&self, course: &CourseOwner) -> Result<(), ApiError> {
+        if self.is_admin() || course.instructor_id == self.id {
+            Ok(())
+        } else if course.published {
+            Err(ApiError::Forbidden(
+                "only the course's instructor or an admin may change it".to_owned(),
+            ))
+        } else {
+            Err(ApiError::NotFound(format!(
+                "course {} not found",
+                course.course_id
+            )))
+        }
+    }
+}
+
+/// `Some(session)` when the request carries a valid token, `None` without one.
+#[derive(Debug, Clone)]
+pub struct OptionalSession(pub Option<Session>);
+
+impl FromRequest for Session {
+    type Error = ApiError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            authenticate(&req).await?.ok_or_else(|| {
+                ApiError::Unauthorized(
+                    "sign in: this route needs an `Authorization: Bearer <token>` header"
+                        .to_owned(),
+                )
+            })
+        })
+    }
+}
+
+impl FromRequest for OptionalSession {
+    type Error = ApiError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await.map(OptionalSession) })
+    }
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session = Session::from_request(req, payload);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let session = session.await?;
+            let state = state.ok_or_else(missing_state)?;
+            let profile = session.profile(&state.db).await?;
+            Ok(AuthUser {
+                id: session.user_id(),
+                role: profile.role,
+                session,
+            })
+        })
+    }
+}
+
+fn missing_state() -> ApiError {
+    ApiError::ServiceUnavailable("the server is not configured".to_owned())
+}
+
+/// Reads and checks the bearer token, if any: signature and algorithm (HS256),
+/// expiry (`exp` required), then revocation.
+async fn authenticate(req: &HttpRequest) -> Result<Option<Session>, ApiError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| {
+            ApiError::Unauthorized(
+                "the Authorization header must be `Bearer <token>`".to_owned(),
+            )
+        })?;
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(missing_state)?;
+    let claims = state
+        .jwt
+        .verify(token)
+        .map_err(|e| ApiError::Unauthorized(format!("invalid token: {e}")))?;
+    let revocation_id = claims.revocation_id(token);
+    check_not_revoked(state, &revocation_id, req.method()).await?;
+    Ok(Some(Session {
+        claims,
+        revocation_id,
+    }))
+}
+
+/// 401 if the session was revoked. When Redis cannot answer: 503 for writes,
+/// a warning and carry on for reads (see the module doc).
+async fn check_not_revoked(state: &AppState, sid: &str, method: &Method) -> Result<(), ApiError> {
+    let key = state.cache.keys().session_revoked(sid);
+    let client = state.cache.client();
+    let answer = if state.cache.is_connected() {
+        match tokio::time::timeout(state.redis_timeout, client.exists::<u64, _>(key)).await {
+            Ok(Ok(n)) => Ok(n > 0),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {:?}", state.redis_timeout)),
+        }
+    } else {
+        Err("redis is not connected".to_owned())
+    };
+    match answer {
+        Ok(false) => Ok(()),
+        Ok(true) => Err(ApiError::Unauthorized(
+            "this session has been signed out".to_owned(),
+        )),
+        Err(reason) if is_read(method) => {
+            tracing::warn!(%reason, "session revocation not checked (redis unavailable); allowing a read");
+            Ok(())
+        }
+        Err(reason) => {
+            tracing::warn!(%reason, "session revocation not checked (redis unavailable); refusing a write");
+            Err(ApiError::ServiceUnavailable(
+                "token revocation cannot be checked because Redis is unavailable; \
+                 writes are refused until it is back, retry shortly"
+                    .to_owned(),
+            ))
+        }
+    }
+}
+
+fn is_read(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD)
+}

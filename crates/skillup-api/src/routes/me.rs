@@ -1,0 +1,43 @@
+//! `GET /api/me`: the caller's profile and enrollments with progress, cached as
+//! `user:{id}` (`REDIS_USER_TTL`).
+
+use actix_web::{HttpResponse, get, web};
+use skillup_db::profiles::{self, Me};
+
+use crate::auth::Session;
+use crate::cached::{json_bytes, to_json};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(me);
+}
+
+/// The caller's snapshot. A hit is served from Redis without touching Postgres
+/// (the extractor checks the token and revocation only); a miss creates the
+/// profile on first use and loads the snapshot through the cache's single flight.
+#[utoipa::path(get, path = "/api/me", tag = "me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Profile and enrollments; `X-Cache` says HIT, MISS or BYPASS", body = Me,
+            headers(("x-cache" = String, description = "HIT | MISS | BYPASS"))),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        (status = 503, description = "Postgres down and the snapshot not cached", body = ErrorBody)))]
+#[get("/api/me")]
+pub async fn me(session: Session, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let id = session.user_id();
+    let key = state.cache.keys().user(id);
+    let db = state.db.clone();
+    let lookup = state
+        .cache
+        .get_or_load(&key, state.cache.user_ttl(), move || async move {
+            session.profile(&db).await?;
+            let me = profiles::me(&db, id).await?;
+            Ok::<_, skillup_db::DbError>(me.map(|m| to_json(&m)))
+        })
+        .await?;
+    match lookup.value {
+        Some(body) => Ok(json_bytes(body, lookup.status)),
+        None => Err(ApiError::NotFound("the profile was deleted".to_owned())),
+    }
+}

@@ -1,0 +1,153 @@
+//! Lesson progress: `PUT /api/courses/{id}/lessons/{lesson_id}/progress` and
+//! `GET /api/courses/{id}/progress`, for enrolled users.
+//!
+//! Every successful PUT (a change or a repeat of the current state) publishes one
+//! `progress:updated` event on `events:progress` after its transaction commits,
+//! so the realtime service never announces a change that rolled back.
+
+use actix_web::{HttpResponse, get, put, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use skillup_common::{CourseId, UserId};
+use skillup_db::progress::{self, CourseProgress};
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::{AuthUser, Session};
+use crate::cached::to_json;
+use crate::error::{ApiError, ErrorBody};
+use crate::invalidate::after_write;
+use crate::json::JsonBody;
+use crate::params;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(put_progress).service(get_progress);
+}
+
+/// The PUT body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProgressInput {
+    pub completed: bool,
+}
+
+/// The PUT answer; the event adds `user_id` and `at`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProgressUpdate {
+    pub course_id: Uuid,
+    pub lesson_id: Uuid,
+    pub completed: bool,
+    pub completed_lessons: i64,
+    pub total_lessons: i64,
+    /// 0–100, one decimal.
+    pub percent: f64,
+}
+
+/// The `progress:updated` event published on `events:progress`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgressEvent {
+    #[serde(flatten)]
+    pub update: ProgressUpdate,
+    pub user_id: Uuid,
+    /// When the change committed (RFC 3339).
+    pub at: DateTime<Utc>,
+}
+
+/// 404 for a missing course (or an unpublished one the caller is not enrolled
+/// in), 403 when the caller is not enrolled.
+async fn require_enrolled(
+    conn: &mut PgConnection,
+    user: UserId,
+    course: CourseId,
+) -> Result<(), ApiError> {
+    match progress::access(conn, user, course).await? {
+        Some(access) if access.enrolled => Ok(()),
+        Some(access) if access.published => Err(ApiError::Forbidden(format!(
+            "only users enrolled in course {course} may track progress in it"
+        ))),
+        _ => Err(ApiError::NotFound(format!("course {course} not found"))),
+    }
+}
+
+/// Marks a lesson completed or not completed.
+#[utoipa::path(put, path = "/api/courses/{id}/lessons/{lesson_id}/progress", tag = "progress",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Course id"),
+           ("lesson_id" = uuid::Uuid, Path, description = "Lesson id (of this course)")),
+    request_body = ProgressInput,
+    responses(
+        (status = 200, description = "The progress now; a `progress:updated` event was published", body = ProgressUpdate),
+        (status = 400, description = "Malformed id or body", body = ErrorBody),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        (status = 403, description = "Not enrolled in the course", body = ErrorBody),
+        (status = 404, description = "No such course, or the lesson is not in it", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 503, description = "Postgres down, or Redis down (revocation cannot be checked)", body = ErrorBody)))]
+#[put("/api/courses/{id}/lessons/{lesson_id}/progress")]
+pub async fn put_progress(
+    user: AuthUser,
+    path: web::Path<(String, String)>,
+    body: JsonBody<ProgressInput>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let course = params::course_id(&path.0)?;
+    let lesson = params::lesson_id(&path.1)?;
+    let completed = body.0.completed;
+    let mut tx = state.db.begin().await?;
+    require_enrolled(&mut tx, user.id, course).await?;
+    if !progress::lesson_in_course(&mut tx, lesson, course).await? {
+        return Err(ApiError::NotFound(format!(
+            "lesson {lesson} is not part of course {course}"
+        )));
+    }
+    progress::set_completed(&mut tx, user.id, lesson, completed).await?;
+    let counts = progress::course_progress(&mut tx, user.id, course).await?;
+    tx.commit().await?;
+
+    let update = ProgressUpdate {
+        course_id: course.0,
+        lesson_id: lesson.0,
+        completed,
+        completed_lessons: counts.completed_lessons,
+        total_lessons: counts.total_lessons,
+        percent: counts.percent,
+    };
+    after_write(&state.cache, &[state.cache.keys().user(user.id)], false).await;
+    let event = ProgressEvent {
+        update: update.clone(),
+        user_id: user.id.0,
+        at: Utc::now(),
+    };
+    let channel = state.cache.keys().progress_channel();
+    if let Err(e) = state.cache.publish(&channel, to_json(&event)).await {
+        tracing::warn!(error = %e, "progress:updated not published (redis unavailable)");
+    }
+    Ok(HttpResponse::Ok().json(update))
+}
+
+/// The caller's progress in a course.
+#[utoipa::path(get, path = "/api/courses/{id}/progress", tag = "progress",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Course id")),
+    responses(
+        (status = 200, description = "Completed lessons in course order", body = CourseProgress),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        (status = 403, description = "Not enrolled in the course", body = ErrorBody),
+        (status = 404, description = "No such course", body = ErrorBody),
+        (status = 503, description = "Postgres down", body = ErrorBody)))]
+#[get("/api/courses/{id}/progress")]
+pub async fn get_progress(
+    session: Session,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let course = params::course_id(&path)?;
+    let mut tx = state.db.begin().await?;
+    require_enrolled(&mut tx, session.user_id(), course).await?;
+    let answer = progress::course_progress(&mut tx, session.user_id(), course).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(answer))
+}

@@ -1,0 +1,50 @@
+//! `POST /api/auth/logout`: revokes the caller's session until its token expires.
+
+use actix_web::{HttpResponse, post, web};
+use fred::prelude::{Expiration, KeysInterface};
+
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(logout);
+}
+
+/// Signs the session out: `session:revoked:{sid}` is set until the token's `exp`,
+/// after which the token is refused anyway. Every later use of any token of this
+/// session gets 401.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "Missing, invalid, expired or already revoked token", body = ErrorBody),
+        (status = 503, description = "Redis unavailable: the session cannot be revoked", body = ErrorBody)))]
+#[post("/api/auth/logout")]
+pub async fn logout(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let now = chrono::Utc::now().timestamp();
+    let ttl = (user.session.claims.exp - now).max(1);
+    let key = state
+        .cache
+        .keys()
+        .session_revoked(&user.session.revocation_id);
+    let client = state.cache.client();
+    let stored = if state.cache.is_connected() {
+        tokio::time::timeout(
+            state.redis_timeout,
+            client.set::<(), _, _>(key, "1", Some(Expiration::EX(ttl)), None, false),
+        )
+        .await
+        .map_err(|_| "timed out".to_owned())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+    } else {
+        Err("redis is not connected".to_owned())
+    };
+    if let Err(reason) = stored {
+        tracing::warn!(%reason, "logout failed: redis unavailable");
+        return Err(ApiError::ServiceUnavailable(
+            "the session cannot be revoked because Redis is unavailable; retry shortly".to_owned(),
+        ));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
