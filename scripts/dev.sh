@@ -45,6 +45,12 @@ PORT="$API_PORT" "$bin/skillup-api" >.run/logs/api.log 2>&1 &
 pids+=($!)
 wait_for_port 127.0.0.1 "$API_PORT" "skillup-api"
 
+INVALIDATOR_PORT="${INVALIDATOR_PORT:-5002}"
+log "starting skillup-invalidator on :$INVALIDATOR_PORT (log: .run/logs/invalidator.log)"
+PORT="$INVALIDATOR_PORT" "$bin/skillup-invalidator" >.run/logs/invalidator.log 2>&1 &
+pids+=($!)
+wait_for_port 127.0.0.1 "$INVALIDATOR_PORT" "skillup-invalidator"
+
 student=$("$bin/skillupctl" token --as student)
 instructor=$("$bin/skillupctl" token --as instructor)
 cat <<MSG
@@ -55,12 +61,15 @@ cat <<MSG
     courses      http://127.0.0.1:$API_PORT/api/courses
     health       http://127.0.0.1:$API_PORT/health   (redis: /health/redis, metrics: /metrics)
     OpenAPI      http://127.0.0.1:$API_PORT/api/openapi.json
+  Invalidator    http://127.0.0.1:$INVALIDATOR_PORT/health   (metrics: /metrics)
 
   Demo tokens (24 h, signed with JWT_SECRET):
     student-1     $student
     instructor-1  $instructor
 
   Try:  curl -i http://127.0.0.1:$API_PORT/api/courses?per_page=3
+        psql "$DATABASE_URL" -c "UPDATE courses SET title = 'Edited in psql' WHERE slug = 'course-1'"
+        (the cached course and listing are invalidated within milliseconds)
 
   Logs in .run/logs/. Ctrl-C stops everything.
 MSG

@@ -69,6 +69,9 @@ struct Inner {
     timeout: Duration,
     counters: Counters,
     flights: Flights,
+    /// Whether fills check the guard generation. Only tests that prove the check
+    /// matters turn it off.
+    guard_fills: bool,
 }
 
 impl Cache {
@@ -79,6 +82,16 @@ impl Cache {
 
     /// Wraps an already built client.
     pub fn new(client: Client, cfg: &RedisConfig) -> Self {
+        Self::with_fill_guard(client, cfg, true)
+    }
+
+    /// Like [`Cache::new`], choosing whether fills check the guard generation.
+    ///
+    /// `guard_fills = false` brings back the stale-set race (a load that read the
+    /// database before a write may store its old value after the write's
+    /// invalidation); it exists so a test can show the race is real.
+    #[doc(hidden)]
+    pub fn with_fill_guard(client: Client, cfg: &RedisConfig, guard_fills: bool) -> Self {
         Self {
             inner: Arc::new(Inner {
                 client,
@@ -89,6 +102,7 @@ impl Cache {
                 timeout: cfg.command_timeout,
                 counters: Counters::default(),
                 flights: Flights::default(),
+                guard_fills,
             }),
         }
     }
@@ -236,6 +250,12 @@ impl Cache {
         metrics::counter!("cache_loads_total").increment(1);
         let value = loading.await.map_err(Arc::new)?;
         let status = match (&value, generation) {
+            (Some(bytes), Some(_)) if !self.inner.guard_fills => {
+                match self.set(key, bytes.clone(), ttl).await {
+                    Ok(()) => CacheStatus::Miss,
+                    Err(_) => CacheStatus::Bypass,
+                }
+            }
             (Some(bytes), Some(generation)) => {
                 let stored = self
                     .call(scripts::FILL.evalsha_with_reload::<i64, _, _>(

@@ -195,3 +195,53 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The environment a service under test reads: its database, a Redis, a prefix,
+/// a test JWT secret, loopback and a free port.
+pub fn service_env(
+    db: &TestDatabase,
+    redis_url: &str,
+    prefix: &str,
+) -> std::collections::HashMap<String, String> {
+    [
+        ("DATABASE_URL", db.url.as_str()),
+        ("REDIS_URL", redis_url),
+        ("REDIS_KEY_PREFIX", prefix),
+        ("JWT_SECRET", "test-secret"),
+        ("HOST", "127.0.0.1"),
+        ("PORT", "0"),
+        ("SHUTDOWN_GRACE_SECS", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// Sends SIGSTOP or SIGCONT (`sig` = "STOP" / "CONT") to a process: a frozen Redis
+/// keeps its data and its connections but answers nothing.
+pub fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{sig}"), pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{sig} {pid}");
+}
+
+impl PrivateRedis {
+    /// The server's process id (for freezing it with [`signal`]).
+    pub fn pid(&self) -> u32 {
+        self.child
+            .as_ref()
+            .map(Child::id)
+            .expect("private redis is running")
+    }
+}
+
+/// A pool on the server's maintenance database (for `pg_stat_activity` and such).
+pub async fn admin_pool() -> PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&server_url())
+        .await
+        .expect("connect to postgres")
+}

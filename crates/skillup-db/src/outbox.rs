@@ -1,0 +1,157 @@
+//! The invalidation outbox, as the invalidator consumes it: claim pending records
+//! with `FOR UPDATE SKIP LOCKED` (so replicas never take the same record), mark
+//! them done in the same transaction, report the backlog, prune old records.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use skillup_common::{CourseId, UserId};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::DbError;
+
+/// The table an outbox record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Entity {
+    Profile,
+    Course,
+    Module,
+    Lesson,
+    Enrollment,
+    LessonProgress,
+}
+
+impl Entity {
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "profile" => Self::Profile,
+            "course" => Self::Course,
+            "module" => Self::Module,
+            "lesson" => Self::Lesson,
+            "enrollment" => Self::Enrollment,
+            "lesson_progress" => Self::LessonProgress,
+            _ => return None,
+        })
+    }
+}
+
+/// One changed row, as the trigger recorded it. Ids are `None` where the table has
+/// none (composite keys) or the change was a `TRUNCATE` (all `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRecord {
+    pub id: i64,
+    /// `None` when the stored entity name is unknown to this version (a newer
+    /// migration added a table): the invalidator then drops everything it could map to.
+    pub entity: Option<Entity>,
+    pub op: String,
+    pub entity_id: Option<Uuid>,
+    pub course_id: Option<CourseId>,
+    pub old_course_id: Option<CourseId>,
+    pub user_id: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl OutboxRecord {
+    /// A `TRUNCATE` (or any record without ids): the whole table changed.
+    pub fn is_table_wide(&self) -> bool {
+        self.entity_id.is_none() && self.course_id.is_none() && self.user_id.is_none()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    entity: String,
+    op: String,
+    entity_id: Option<Uuid>,
+    course_id: Option<Uuid>,
+    old_course_id: Option<Uuid>,
+    user_id: Option<Uuid>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<Row> for OutboxRecord {
+    fn from(r: Row) -> Self {
+        Self {
+            id: r.id,
+            entity: Entity::parse(&r.entity),
+            op: r.op,
+            entity_id: r.entity_id,
+            course_id: r.course_id.map(CourseId),
+            old_course_id: r.old_course_id.map(CourseId),
+            user_id: r.user_id.map(UserId),
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// Locks and returns up to `limit` pending records, oldest first, skipping records
+/// another transaction holds. Call inside a transaction; commit after [`mark_done`].
+pub async fn claim(conn: &mut PgConnection, limit: i64) -> Result<Vec<OutboxRecord>, DbError> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, entity, op, entity_id, course_id, old_course_id, user_id, created_at \
+         FROM invalidation_outbox WHERE processed_at IS NULL \
+         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Marks claimed records as processed.
+pub async fn mark_done(conn: &mut PgConnection, ids: &[i64]) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE invalidation_outbox SET processed_at = clock_timestamp() WHERE id = ANY($1)",
+    )
+    .bind(ids)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The courses `user` teaches (their detail and listing entries show the profile).
+pub async fn courses_taught_by(
+    conn: &mut PgConnection,
+    users: &[UserId],
+) -> Result<Vec<CourseId>, DbError> {
+    let ids: Vec<Uuid> = users.iter().map(|u| u.0).collect();
+    let rows: Vec<Uuid> =
+        sqlx::query_scalar("SELECT id FROM courses WHERE instructor_id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().map(CourseId).collect())
+}
+
+/// Pending records and the age of the oldest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backlog {
+    pub pending: i64,
+    pub oldest_age: Option<Duration>,
+}
+
+pub async fn backlog(pool: &PgPool) -> Result<Backlog, DbError> {
+    let (pending, oldest): (i64, Option<f64>) = sqlx::query_as(
+        "SELECT count(*), extract(epoch FROM clock_timestamp() - min(created_at))::float8 \
+         FROM invalidation_outbox WHERE processed_at IS NULL",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(Backlog {
+        pending,
+        oldest_age: oldest.map(|s| Duration::from_secs_f64(s.max(0.0))),
+    })
+}
+
+/// Deletes records processed more than `older_than` ago; returns how many.
+pub async fn prune(pool: &PgPool, older_than: Duration) -> Result<u64, DbError> {
+    let done = sqlx::query(
+        "DELETE FROM invalidation_outbox WHERE processed_at < clock_timestamp() - make_interval(secs => $1)",
+    )
+    .bind(older_than.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}

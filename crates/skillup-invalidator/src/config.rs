@@ -1,0 +1,97 @@
+use std::time::Duration;
+
+use skillup_common::ConfigError;
+use skillup_common::config::{DatabaseConfig, EnvSource, HttpConfig, LogConfig, RedisConfig};
+
+/// Everything `skillup-invalidator` reads from the environment.
+#[derive(Debug, Clone)]
+pub struct InvalidatorConfig {
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub redis: RedisConfig,
+    pub log: LogConfig,
+    pub worker: WorkerSettings,
+}
+
+/// How the worker batches, polls and prunes.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerSettings {
+    /// `INVALIDATOR_BATCH_SIZE` (default 500): records claimed per transaction.
+    pub batch_size: u32,
+    /// `INVALIDATOR_POLL_MS` (default 1000): drain this often even without a
+    /// notification, in case one was lost.
+    pub poll_interval: Duration,
+    /// `INVALIDATOR_RETENTION_SECS` (default 3600): processed records are kept this
+    /// long (for inspection), then pruned.
+    pub retention: Duration,
+    /// `INVALIDATOR_MAX_BACKOFF_MS` (default 5000): the longest wait between
+    /// retries while Redis or Postgres is down.
+    pub max_backoff: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            poll_interval: Duration::from_secs(1),
+            retention: Duration::from_secs(3600),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+fn number(
+    env: &dyn EnvSource,
+    var: &'static str,
+    default: u64,
+    min: u64,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = env.var(var) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(v) if v >= min => Ok(v),
+        _ => Err(ConfigError::Invalid {
+            var,
+            value: raw,
+            reason: format!("must be an integer of at least {min}"),
+        }),
+    }
+}
+
+impl WorkerSettings {
+    pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        Ok(Self {
+            batch_size: u32::try_from(number(
+                env,
+                "INVALIDATOR_BATCH_SIZE",
+                u64::from(d.batch_size),
+                1,
+            )?)
+            .unwrap_or(u32::MAX),
+            poll_interval: Duration::from_millis(number(env, "INVALIDATOR_POLL_MS", 1000, 10)?),
+            retention: Duration::from_secs(number(env, "INVALIDATOR_RETENTION_SECS", 3600, 0)?),
+            max_backoff: Duration::from_millis(number(
+                env,
+                "INVALIDATOR_MAX_BACKOFF_MS",
+                5000,
+                10,
+            )?),
+        })
+    }
+}
+
+impl InvalidatorConfig {
+    pub const DEFAULT_PORT: u16 = 5002;
+
+    pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
+        Ok(Self {
+            http: HttpConfig::from_env(env, Self::DEFAULT_PORT)?,
+            database: DatabaseConfig::from_env(env)?,
+            redis: RedisConfig::from_env(env)?,
+            log: LogConfig::from_env(env, "skillup-invalidator")?,
+            worker: WorkerSettings::from_env(env)?,
+        })
+    }
+}

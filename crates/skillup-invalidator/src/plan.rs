@@ -1,0 +1,214 @@
+//! What a batch of outbox records means for the cache: which keys to invalidate,
+//! whether the listing pages change, which whole families to flush, and which
+//! courses to announce as updated. Pure: no I/O, so it is tested exhaustively.
+//!
+//! | record | invalidates | announces |
+//! |---|---|---|
+//! | course | `course:{id}`, listing pages | `course:updated` |
+//! | module, lesson | `course:{id}` of the old and new course | `course:updated` |
+//! | enrollment | `course:{id}` (enrollment_count), `user:{id}` | — |
+//! | lesson_progress | `user:{id}` (the course detail holds no progress) | — |
+//! | profile | `user:{id}`, and `course:{id}` + listing pages of every course it teaches | — |
+//! | `TRUNCATE`, unknown entity | every key of the families the table feeds | — |
+
+use std::collections::BTreeSet;
+
+use skillup_common::{CourseId, UserId};
+use skillup_db::outbox::{Entity, OutboxRecord};
+
+/// A whole family of keys, flushed with `SCAN` + `UNLINK` after a table-wide change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Family {
+    /// `course:*` (and the listing pages)
+    Courses,
+    /// `user:*`
+    Users,
+}
+
+/// The cache work a batch of records calls for, deduplicated.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub courses: BTreeSet<CourseId>,
+    pub users: BTreeSet<UserId>,
+    /// The listing pages (`courses:published:*`) must go.
+    pub listing: bool,
+    /// Profiles whose taught courses must be looked up and added to `courses`.
+    pub instructors: BTreeSet<UserId>,
+    pub flush: BTreeSet<Family>,
+    /// Courses whose content changed: `course:updated` is published for each.
+    pub announce: BTreeSet<CourseId>,
+    /// The records this plan covers.
+    pub record_ids: Vec<i64>,
+}
+
+impl Plan {
+    pub fn from_records<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>) -> Self {
+        let mut plan = Self::default();
+        for r in records {
+            plan.add(r);
+        }
+        plan
+    }
+
+    pub fn add(&mut self, r: &OutboxRecord) {
+        self.record_ids.push(r.id);
+        let Some(entity) = r.entity.filter(|_| !r.is_table_wide()) else {
+            self.flush_for(r.entity);
+            return;
+        };
+        let courses = r.course_id.into_iter().chain(r.old_course_id);
+        match entity {
+            Entity::Course => {
+                self.courses.extend(courses.clone());
+                self.announce.extend(courses);
+                self.listing = true;
+            }
+            Entity::Module | Entity::Lesson => {
+                self.courses.extend(courses.clone());
+                self.announce.extend(courses);
+            }
+            Entity::Enrollment => {
+                self.courses.extend(courses);
+                self.users.extend(r.user_id);
+            }
+            Entity::LessonProgress => self.users.extend(r.user_id),
+            Entity::Profile => {
+                self.users.extend(r.user_id);
+                self.instructors.extend(r.user_id);
+            }
+        }
+    }
+
+    fn flush_for(&mut self, entity: Option<Entity>) {
+        match entity {
+            Some(Entity::LessonProgress) => {
+                self.flush.insert(Family::Users);
+            }
+            Some(Entity::Course | Entity::Module | Entity::Lesson) => {
+                self.flush.insert(Family::Courses);
+                self.listing = true;
+            }
+            Some(Entity::Enrollment | Entity::Profile) | None => {
+                self.flush.insert(Family::Courses);
+                self.flush.insert(Family::Users);
+                self.listing = true;
+            }
+        }
+    }
+
+    /// Adds the courses taught by [`Plan::instructors`], looked up by the caller.
+    pub fn add_taught_courses(&mut self, courses: impl IntoIterator<Item = CourseId>) {
+        let before = self.courses.len();
+        self.courses.extend(courses);
+        if self.courses.len() > before {
+            self.listing = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn record(
+        entity: Option<Entity>,
+        course: Option<CourseId>,
+        old: Option<CourseId>,
+        user: Option<UserId>,
+    ) -> OutboxRecord {
+        OutboxRecord {
+            id: 1,
+            entity,
+            op: "UPDATE".into(),
+            entity_id: Some(Uuid::new_v4()),
+            course_id: course,
+            old_course_id: old,
+            user_id: user,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_course_change_drops_its_detail_and_the_listing_and_is_announced() {
+        let c = CourseId::new_random();
+        let plan = Plan::from_records(&[record(Some(Entity::Course), Some(c), None, None)]);
+        assert_eq!(plan.courses, [c].into());
+        assert!(plan.listing);
+        assert_eq!(plan.announce, [c].into());
+        assert!(plan.users.is_empty() && plan.flush.is_empty());
+    }
+
+    #[test]
+    fn a_module_moved_between_courses_touches_both() {
+        let (a, b) = (CourseId::new_random(), CourseId::new_random());
+        let plan = Plan::from_records(&[record(Some(Entity::Module), Some(b), Some(a), None)]);
+        assert_eq!(plan.courses, [a, b].into());
+        assert_eq!(plan.announce, [a, b].into());
+        assert!(!plan.listing, "outlines are not in the listing");
+    }
+
+    #[test]
+    fn enrollments_touch_the_count_and_the_user_progress_only_the_user() {
+        let (c, u) = (CourseId::new_random(), UserId::new_random());
+        let plan = Plan::from_records(&[record(Some(Entity::Enrollment), Some(c), None, Some(u))]);
+        assert_eq!(
+            (plan.courses.clone(), plan.users.clone()),
+            ([c].into(), [u].into())
+        );
+        assert!(plan.announce.is_empty());
+        let plan =
+            Plan::from_records(&[record(Some(Entity::LessonProgress), Some(c), None, Some(u))]);
+        assert!(plan.courses.is_empty());
+        assert_eq!(plan.users, [u].into());
+    }
+
+    #[test]
+    fn a_profile_change_expands_to_the_courses_it_teaches() {
+        let u = UserId::new_random();
+        let mut plan = Plan::from_records(&[record(Some(Entity::Profile), None, None, Some(u))]);
+        assert_eq!(plan.users, [u].into());
+        assert_eq!(plan.instructors, [u].into());
+        assert!(!plan.listing);
+        plan.add_taught_courses([]);
+        assert!(
+            !plan.listing,
+            "a student's profile leaves the listing alone"
+        );
+        let c = CourseId::new_random();
+        plan.add_taught_courses([c]);
+        assert!(plan.listing && plan.courses.contains(&c));
+    }
+
+    #[test]
+    fn truncates_and_unknown_entities_flush_whole_families() {
+        let mut truncate = record(Some(Entity::LessonProgress), None, None, None);
+        truncate.entity_id = None;
+        assert_eq!(
+            Plan::from_records(&[truncate.clone()]).flush,
+            [Family::Users].into()
+        );
+        truncate.entity = Some(Entity::Lesson);
+        let plan = Plan::from_records(&[truncate.clone()]);
+        assert_eq!(plan.flush, [Family::Courses].into());
+        assert!(plan.listing);
+        let unknown = record(None, Some(CourseId::new_random()), None, None);
+        assert_eq!(
+            Plan::from_records(&[unknown]).flush,
+            [Family::Courses, Family::Users].into()
+        );
+    }
+
+    #[test]
+    fn duplicates_collapse() {
+        let c = CourseId::new_random();
+        let records: Vec<_> = (0..50)
+            .map(|_| record(Some(Entity::Lesson), Some(c), None, None))
+            .collect();
+        let plan = Plan::from_records(&records);
+        assert_eq!(plan.courses.len(), 1);
+        assert_eq!(plan.record_ids.len(), 50);
+    }
+}

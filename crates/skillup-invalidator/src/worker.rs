@@ -1,0 +1,265 @@
+//! Claiming, applying and completing batches of outbox records, and the loop that
+//! does it whenever there may be work.
+//!
+//! A batch is one Postgres transaction: claim up to `batch_size` pending records
+//! with `FOR UPDATE SKIP LOCKED`, apply their [`Plan`] to Redis, mark them done,
+//! commit. If any Redis step fails the transaction rolls back and the records stay
+//! pending, so nothing is marked done that was not deleted. Replicas skip each
+//! other's locked records: no record is applied twice by two live workers, none is
+//! lost (a crashed worker's transaction rolls back and frees its records).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use skillup_cache::{Bytes, Cache, CacheError, CacheKey};
+use skillup_db::outbox::{self, OutboxRecord};
+use skillup_db::{DbError, PgPool};
+use tokio::sync::{Notify, mpsc};
+
+use crate::config::WorkerSettings;
+use crate::plan::{Family, Plan};
+
+/// Why a batch did not complete; its records stay pending and are retried.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("postgres: {0}")]
+    Database(#[from] DbError),
+    #[error("redis: {0}")]
+    Redis(#[from] CacheError),
+}
+
+impl From<sqlx::Error> for WorkerError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(e.into())
+    }
+}
+
+/// The outcome of one batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// Ids of the records applied and marked done.
+    pub record_ids: Vec<i64>,
+}
+
+/// Applies outbox records to the cache. Cheap to clone.
+#[derive(Clone)]
+pub struct Invalidator {
+    pool: PgPool,
+    cache: Cache,
+    settings: WorkerSettings,
+    processed: Arc<AtomicU64>,
+}
+
+impl Invalidator {
+    pub fn new(pool: PgPool, cache: Cache, settings: WorkerSettings) -> Self {
+        Self {
+            pool,
+            cache,
+            settings,
+            processed: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// Records this worker has applied since start.
+    pub fn processed(&self) -> u64 {
+        self.processed.load(Ordering::Relaxed)
+    }
+
+    /// Claims and applies one batch. An empty batch means nothing was pending (or
+    /// everything pending is held by another replica).
+    pub async fn process_batch(&self) -> Result<Batch, WorkerError> {
+        let started = Instant::now();
+        let mut tx = self.pool.begin().await?;
+        let records = outbox::claim(&mut tx, i64::from(self.settings.batch_size)).await?;
+        if records.is_empty() {
+            tx.commit().await?;
+            return Ok(Batch::default());
+        }
+        let mut plan = Plan::from_records(&records);
+        if !plan.instructors.is_empty() {
+            let instructors: Vec<_> = plan.instructors.iter().copied().collect();
+            plan.add_taught_courses(outbox::courses_taught_by(&mut tx, &instructors).await?);
+        }
+        if let Err(e) = self.apply(&plan).await {
+            metrics::counter!("invalidation_failures_total").increment(1);
+            // Dropping `tx` rolls back: the records stay pending for the next try.
+            return Err(e.into());
+        }
+        outbox::mark_done(&mut tx, &plan.record_ids).await?;
+        tx.commit().await?;
+        self.record_metrics(&records, started);
+        Ok(Batch {
+            record_ids: plan.record_ids,
+        })
+    }
+
+    /// Deletes what `plan` names (bumping fill guards) and publishes `course:updated`.
+    async fn apply(&self, plan: &Plan) -> Result<(), CacheError> {
+        let keys = self.cache.keys();
+        let mut entries: Vec<CacheKey> = plan.courses.iter().map(|c| keys.course(*c)).collect();
+        entries.extend(plan.users.iter().map(|u| keys.user(*u)));
+        for chunk in entries.chunks(256) {
+            self.cache.invalidate(chunk).await?;
+        }
+        if plan.listing {
+            self.cache.invalidate_course_pages().await?;
+        }
+        for family in &plan.flush {
+            let pattern = match family {
+                Family::Courses => keys.scoped_pattern("course:*"),
+                Family::Users => keys.scoped_pattern("user:*"),
+            };
+            self.cache.delete_pattern(&pattern).await?;
+        }
+        let channel = keys.course_channel();
+        let at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        for course in &plan.announce {
+            let event = serde_json::json!({ "course_id": course, "at": at });
+            self.cache
+                .publish(&channel, Bytes::from(event.to_string()))
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn record_metrics(&self, records: &[OutboxRecord], started: Instant) {
+        let n = records.len() as u64;
+        self.processed.fetch_add(n, Ordering::Relaxed);
+        metrics::counter!("invalidations_processed_total").increment(n);
+        metrics::histogram!("invalidation_batch_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        let now = Utc::now();
+        for r in records {
+            let lag = (now - r.created_at).to_std().unwrap_or_default();
+            metrics::histogram!("invalidation_lag_seconds").record(lag.as_secs_f64());
+        }
+    }
+
+    /// Applies batches until nothing is pending (the "run until the queue is empty"
+    /// entry point tests drive). Returns how many records were applied.
+    pub async fn drain(&self) -> Result<u64, WorkerError> {
+        self.drain_until(&AtomicBool::new(false)).await
+    }
+
+    /// Like [`Invalidator::drain`], stopping between batches once `stop` is set.
+    async fn drain_until(&self, stop: &AtomicBool) -> Result<u64, WorkerError> {
+        let mut total = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let batch = self.process_batch().await?;
+            if batch.record_ids.is_empty() {
+                break;
+            }
+            total += batch.record_ids.len() as u64;
+        }
+        Ok(total)
+    }
+
+    /// Drains whenever `wake` fires or the poll interval passes, retrying with
+    /// capped exponential backoff while Redis or Postgres is down, pruning old
+    /// records every minute, until `shutdown` resolves. The batch in hand when the
+    /// signal arrives is finished (its transaction committed or rolled back).
+    pub async fn run(
+        self,
+        mut wake: mpsc::Receiver<()>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::new(Notify::new());
+        let signal = tokio::spawn({
+            let (stop, stopped) = (stop.clone(), stopped.clone());
+            async move {
+                shutdown.await;
+                stop.store(true, Ordering::Relaxed);
+                stopped.notify_one();
+            }
+        });
+        let mut backoff = Backoff::new(Duration::from_millis(100), self.settings.max_backoff);
+        let mut last_prune = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let wait = match self.drain_until(&stop).await {
+                Ok(_) => {
+                    backoff.reset();
+                    self.settings.poll_interval
+                }
+                Err(e) => {
+                    let wait = backoff.next_delay();
+                    tracing::warn!(error = %e, retry_in = ?wait, "invalidation batch failed; records stay pending");
+                    wait
+                }
+            };
+            if last_prune.elapsed() >= Duration::from_secs(60) {
+                last_prune = Instant::now();
+                match outbox::prune(&self.pool, self.settings.retention).await {
+                    Ok(n) if n > 0 => {
+                        tracing::debug!(pruned = n, "pruned processed outbox records")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "pruning the outbox failed"),
+                }
+            }
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            tokio::select! {
+                _ = wake.recv() => {}
+                () = tokio::time::sleep(wait) => {}
+                () = stopped.notified() => {}
+            }
+        }
+        signal.abort();
+        tracing::info!(processed = self.processed(), "invalidation worker stopped");
+    }
+}
+
+/// Capped exponential backoff.
+#[derive(Debug)]
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+    current: Duration,
+}
+
+impl Backoff {
+    pub fn new(min: Duration, max: Duration) -> Self {
+        Self {
+            min,
+            max,
+            current: min,
+        }
+    }
+
+    /// The delay to wait now; doubles for the next call, up to the cap.
+    pub fn next_delay(&mut self) -> Duration {
+        let delay = self.current;
+        self.current = (self.current * 2).min(self.max);
+        delay
+    }
+
+    pub fn reset(&mut self) {
+        self.current = self.min;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_the_cap_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(500));
+        let delays: Vec<_> = (0..5).map(|_| b.next_delay().as_millis()).collect();
+        assert_eq!(delays, [100, 200, 400, 500, 500]);
+        b.reset();
+        assert_eq!(b.next_delay(), Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,8 @@
+//! The invalidator against real Postgres and Redis, with the real API reading
+//! through the cache beside it.
+
+mod helpers;
+mod outages;
+mod replicas;
+mod sql_changes;
+mod stress;

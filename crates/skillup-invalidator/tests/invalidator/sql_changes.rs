@@ -1,0 +1,253 @@
+//! A change made by hand in SQL reaches the cache through the outbox.
+
+use std::time::Duration;
+
+use fred::prelude::*;
+use skillup_cache::Bytes;
+use skillup_db::seed;
+
+use crate::helpers::{Options, course_path, stack};
+
+#[tokio::test]
+async fn a_title_changed_in_psql_is_read_fresh_through_the_api() {
+    let stack = stack(Options::default()).await;
+    stack.settled().await;
+    let before = stack.get_json(&course_path(1)).await;
+    assert!(
+        stack
+            .cached(&stack.cache.keys().course(seed::course_id(1)))
+            .await
+    );
+    stack.get_json("/api/courses").await;
+    let id = seed::course_id(1);
+    stack
+        .sql(&format!(
+            "UPDATE courses SET title = 'Edited by hand' WHERE id = '{id}'"
+        ))
+        .await;
+    let fresh = skillup_testkit::eventually(Duration::from_secs(2), || async {
+        stack.get_json(&course_path(1)).await["title"] == "Edited by hand"
+    })
+    .await;
+    assert!(fresh, "was {}", before["title"]);
+    let listing = stack.get_json("/api/courses?per_page=100").await;
+    let item = listing["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id.to_string())
+        .unwrap()
+        .clone();
+    assert_eq!(item["title"], "Edited by hand");
+}
+
+#[tokio::test]
+async fn each_table_invalidates_the_keys_it_feeds() {
+    let stack = stack(Options::default()).await;
+    stack.settled().await;
+    let keys = stack.cache.keys().clone();
+    let course = keys.course(seed::course_id(1));
+    let listing = keys.courses_page(1, 20);
+    let student = seed::student_id(1);
+    let instructor = seed::instructor_id(1);
+    let (c1, m1) = (seed::course_id(1), seed::uuid_for("course-1/module-1"));
+    let l1 = seed::uuid_for("course-1/module-1/lesson-1");
+    let fill = || async {
+        stack.get_json(&course_path(1)).await;
+        stack.get_json("/api/courses").await;
+        for user in [student, instructor] {
+            stack
+                .cache
+                .set(
+                    &keys.user(user),
+                    Bytes::from_static(b"{}"),
+                    Duration::from_secs(60),
+                )
+                .await
+                .unwrap();
+        }
+        assert!(stack.cached(&course).await && stack.cached(&listing).await);
+    };
+
+    fill().await;
+    stack
+        .sql(&format!("UPDATE modules SET title = 'M' WHERE id = '{m1}'"))
+        .await;
+    assert!(stack.gone(&course).await, "module → course detail");
+    assert!(
+        stack.cached(&listing).await,
+        "module changes leave the listing"
+    );
+
+    fill().await;
+    stack
+        .sql(&format!(
+            "UPDATE lessons SET duration_seconds = 1 WHERE id = '{l1}'"
+        ))
+        .await;
+    assert!(stack.gone(&course).await, "lesson → course detail");
+
+    fill().await;
+    stack
+        .sql(&format!(
+            "INSERT INTO enrollments (user_id, course_id) VALUES ('{instructor}', '{c1}')"
+        ))
+        .await;
+    assert!(stack.gone(&course).await, "enrollment → enrollment_count");
+    assert!(
+        stack.gone(&keys.user(instructor)).await,
+        "enrollment → user snapshot"
+    );
+    let enrolled = stack.get_json(&course_path(1)).await["enrollment_count"].as_u64();
+    assert!(enrolled.is_some_and(|n| n > 0), "fresh count: {enrolled:?}");
+
+    fill().await;
+    stack
+        .sql(&format!(
+            "INSERT INTO lesson_progress (user_id, lesson_id) VALUES ('{instructor}', '{l1}')"
+        ))
+        .await;
+    assert!(
+        stack.gone(&keys.user(instructor)).await,
+        "progress → user snapshot"
+    );
+    assert!(
+        stack.cached(&course).await,
+        "progress leaves the course detail"
+    );
+
+    fill().await;
+    stack
+        .sql(&format!(
+            "UPDATE profiles SET display_name = 'Dr. One' WHERE id = '{instructor}'"
+        ))
+        .await;
+    assert!(
+        stack.gone(&keys.user(instructor)).await,
+        "profile → user snapshot"
+    );
+    assert!(
+        stack.gone(&course).await,
+        "profile → the courses it teaches"
+    );
+    assert!(
+        stack.gone(&listing).await,
+        "profile → listing (instructor names)"
+    );
+    assert_eq!(
+        stack.get_json(&course_path(1)).await["instructor"]["display_name"],
+        "Dr. One"
+    );
+    assert!(
+        stack.cached(&keys.user(student)).await,
+        "other users stay cached"
+    );
+
+    fill().await;
+    stack
+        .sql(&format!("DELETE FROM courses WHERE id = '{c1}'"))
+        .await;
+    assert!(stack.gone(&course).await, "course delete → detail");
+    assert!(stack.gone(&listing).await, "course delete → listing");
+    assert!(stack.gone(&keys.user(student)).await || !seed::enrollments_of(1, 12).contains(&1));
+    let res = stack
+        .http
+        .get(format!("{}{}", stack.api, course_path(1)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+
+    fill_after_truncate(&stack).await;
+}
+
+async fn fill_after_truncate(stack: &crate::helpers::Stack) {
+    let keys = stack.cache.keys();
+    let user = keys.user(seed::student_id(2));
+    stack
+        .cache
+        .set(&user, Bytes::from_static(b"{}"), Duration::from_secs(60))
+        .await
+        .expect("redis reachable");
+    stack.sql("TRUNCATE lesson_progress").await;
+    assert!(stack.gone(&user).await, "TRUNCATE flushes the family");
+}
+
+#[tokio::test]
+async fn course_changes_are_announced_on_the_course_channel() {
+    let stack = stack(Options::default()).await;
+    stack.settled().await;
+    let subscriber = Builder::from_config(Config::from_url(&stack.redis_url).unwrap())
+        .build_subscriber_client()
+        .unwrap();
+    subscriber.init().await.unwrap();
+    let mut messages = subscriber.message_rx();
+    subscriber
+        .subscribe(stack.cache.keys().course_channel())
+        .await
+        .unwrap();
+    let id = seed::course_id(2);
+    stack
+        .sql(&format!(
+            "UPDATE courses SET price_cents = 1 WHERE id = '{id}'"
+        ))
+        .await;
+    let message = tokio::time::timeout(Duration::from_secs(5), messages.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let event: serde_json::Value =
+        serde_json::from_str(&message.value.convert::<String>().unwrap()).unwrap();
+    assert_eq!(
+        event["course_id"],
+        id.to_string(),
+        "exactly this course, once"
+    );
+    assert!(chrono::DateTime::parse_from_rfc3339(event["at"].as_str().unwrap()).is_ok());
+    stack.sql(&format!("UPDATE lesson_progress SET completed_at = now() WHERE lesson_id IN (SELECT l.id FROM lessons l JOIN modules m ON m.id = l.module_id WHERE m.course_id = '{id}')")).await;
+    stack.settled().await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), messages.recv())
+            .await
+            .is_err(),
+        "progress changes are not course changes"
+    );
+}
+
+#[tokio::test]
+async fn health_reports_backlog_and_metrics_count_processed_records() {
+    let stack = stack(Options::default()).await;
+    stack
+        .sql("UPDATE courses SET price_cents = price_cents + 1")
+        .await;
+    assert!(
+        skillup_testkit::eventually(Duration::from_secs(5), || async {
+            stack.backlog().await == 0
+        })
+        .await
+    );
+    let port = stack.worker().port;
+    let health: serde_json::Value = stack
+        .http
+        .get(format!("http://127.0.0.1:{port}/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["outbox"]["backlog"], 0);
+    assert!(health["outbox"]["processed"].as_u64().unwrap() >= 12);
+    let metrics = stack
+        .http
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("invalidations_processed_total"));
+    assert!(metrics.contains("invalidation_lag_seconds"));
+}
