@@ -23,8 +23,8 @@ use actix_web::{FromRequest, HttpRequest, web};
 use fred::interfaces::KeysInterface;
 use skillup_common::UserId;
 use skillup_common::auth::Claims;
-use skillup_db::profiles::{self, Profile, Role};
 use skillup_db::authoring::CourseOwner;
+use skillup_db::profiles::{self, Profile, Role};
 use skillup_db::{DbError, PgPool};
 
 use crate::error::ApiError;
@@ -162,9 +162,7 @@ async fn authenticate(req: &HttpRequest) -> Result<Option<Session>, ApiError> {
         .map(|(_, token)| token.trim())
         .filter(|token| !token.is_empty())
         .ok_or_else(|| {
-            ApiError::Unauthorized(
-                "the Authorization header must be `Bearer <token>`".to_owned(),
-            )
+            ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".to_owned())
         })?;
     let state = req
         .app_data::<web::Data<AppState>>()

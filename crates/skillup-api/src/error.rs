@@ -28,7 +28,10 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(String),
     /// The body exceeds [`crate::json::MAX_BODY_BYTES`] (413).
-    #[error("the request body is larger than {} bytes", crate::json::MAX_BODY_BYTES)]
+    #[error(
+        "the request body is larger than {} bytes",
+        crate::json::MAX_BODY_BYTES
+    )]
     PayloadTooLarge,
     /// A dependency the request cannot do without is down (503), e.g. Redis for the
     /// revocation check of a write.

@@ -43,10 +43,19 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
-/// Parses `bytes` as one JSON value of type `T` (trailing data refused).
+/// Parses `bytes` as one JSON object of type `T` (trailing data refused).
+///
+/// Every body of this API is an object; serde would also read a struct from an
+/// array (`[true]` as `{"completed":true}`), which is refused here.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request("a JSON request body is required"));
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Err(ApiError::bad_request("a JSON request body is required")),
+        Some(b'{') => {}
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "the request body must be a JSON object",
+            ));
+        }
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -102,7 +111,8 @@ mod tests {
         assert!(message(r#"{"title":"a","x":1}"#).contains("unknown field `x`"));
         assert!(message(r#"{"title":"a"} {}"#).contains("trailing"));
         assert!(message("").contains("required"));
-        assert!(message("[]").contains("invalid"));
+        assert!(message("[]").contains("object"));
+        assert!(message(r#"["a", 1]"#).contains("object"));
     }
 
     #[test]

@@ -80,9 +80,12 @@ pub fn duration_seconds(value: i32) -> Result<i32, ApiError> {
 /// single hyphens, 3–80 characters.
 pub fn slug(raw: &str) -> Result<&str, ApiError> {
     let well_formed = SLUG_CHARS.contains(&raw.len())
-        && raw
-            .split('-')
-            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        && raw.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
     if well_formed {
         Ok(raw)
     } else {
@@ -119,7 +122,16 @@ mod tests {
             assert!(slug(good).is_ok(), "{good}");
         }
         for bad in [
-            "", "ab", "-abc", "abc-", "a--b", "ABC", "ab c", "héllo", "a_b", &"a".repeat(81),
+            "",
+            "ab",
+            "-abc",
+            "abc-",
+            "a--b",
+            "ABC",
+            "ab c",
+            "héllo",
+            "a_b",
+            &"a".repeat(81),
         ] {
             assert!(slug(bad).is_err(), "{bad}");
         }
@@ -127,7 +139,10 @@ mod tests {
 
     #[test]
     fn slugify_makes_valid_slugs() {
-        assert_eq!(slugify("Rust for Beginners!").as_deref(), Some("rust-for-beginners"));
+        assert_eq!(
+            slugify("Rust for Beginners!").as_deref(),
+            Some("rust-for-beginners")
+        );
         assert_eq!(slugify("  --C++ & Go--  ").as_deref(), Some("c-go"));
         assert_eq!(slugify("日本語"), None);
         let long = slugify(&"ab ".repeat(100)).unwrap();

@@ -68,9 +68,10 @@ impl TryFrom<ProfileRow> for Profile {
     type Error = DbError;
 
     fn try_from(r: ProfileRow) -> Result<Self, DbError> {
-        let role = r.role.parse().map_err(|e: String| {
-            DbError::Other(sqlx::Error::Decode(e.into()))
-        })?;
+        let role = r
+            .role
+            .parse()
+            .map_err(|e: String| DbError::Other(sqlx::Error::Decode(e.into())))?;
         Ok(Self {
             id: r.id,
             email: r.email,
@@ -81,7 +82,8 @@ impl TryFrom<ProfileRow> for Profile {
     }
 }
 
-const PROFILE_COLUMNS: &str = "SELECT id, email, display_name, role, created_at FROM profiles WHERE id = $1";
+const PROFILE_COLUMNS: &str =
+    "SELECT id, email, display_name, role, created_at FROM profiles WHERE id = $1";
 
 /// The profile `id`, if it exists.
 pub async fn get(pool: &PgPool, id: UserId) -> Result<Option<Profile>, DbError> {
@@ -106,9 +108,7 @@ pub async fn get_or_create(
     if let Some(profile) = get(pool, id).await? {
         return Ok(profile);
     }
-    let display_name = email
-        .and_then(|e| e.split('@').next())
-        .unwrap_or_default();
+    let display_name = email.and_then(|e| e.split('@').next()).unwrap_or_default();
     sqlx::query(
         "INSERT INTO profiles (id, email, display_name, role) VALUES ($1, $2, $3, 'student') \
          ON CONFLICT (id) DO NOTHING",

@@ -123,7 +123,8 @@ pub async fn create_course(
             .await
             .map_err(|e| slug_taken(e, slug))?
     } else {
-        let base = validate::slugify(title).unwrap_or_else(|| format!("course-{}", random_suffix()));
+        let base =
+            validate::slugify(title).unwrap_or_else(|| format!("course-{}", random_suffix()));
         let mut attempt = 0;
         loop {
             let slug = if attempt == 0 {
@@ -210,7 +211,12 @@ pub async fn update_course(
     let enrolled = enrollments::enrolled_users(&mut tx, id).await?;
     authoring::update_course(&mut tx, id, &changes).await?;
     tx.commit().await?;
-    after_write(&state.cache, &course_and_users(&state.cache, id, &enrolled), true).await;
+    after_write(
+        &state.cache,
+        &course_and_users(&state.cache, id, &enrolled),
+        true,
+    )
+    .await;
     Ok(HttpResponse::Ok().json(fresh_detail(&state, id).await?))
 }
 
@@ -240,6 +246,11 @@ pub async fn delete_course(
     let enrolled = enrollments::enrolled_users(&mut tx, id).await?;
     authoring::delete_course(&mut tx, id).await?;
     tx.commit().await?;
-    after_write(&state.cache, &course_and_users(&state.cache, id, &enrolled), true).await;
+    after_write(
+        &state.cache,
+        &course_and_users(&state.cache, id, &enrolled),
+        true,
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }

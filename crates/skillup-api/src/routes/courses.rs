@@ -3,8 +3,8 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use skillup_db::courses;
-use skillup_db::profiles::{self, Role};
 use skillup_db::models::{CourseDetail, CoursePage};
+use skillup_db::profiles::{self, Role};
 
 use crate::auth::OptionalSession;
 use crate::cached::{json_bytes, to_json};
@@ -84,7 +84,9 @@ pub async fn get_course(
     let Some(profile) = profiles::get(&state.db, session.user_id()).await? else {
         return Err(not_found());
     };
-    let detail = courses::detail(&state.db, id).await?.ok_or_else(not_found)?;
+    let detail = courses::detail(&state.db, id)
+        .await?
+        .ok_or_else(not_found)?;
     if profile.role == Role::Admin || detail.instructor.id == profile.id {
         Ok(json_bytes(to_json(&detail), lookup.status))
     } else {

@@ -56,7 +56,12 @@ pub async fn enroll(
     };
     tx.commit().await?;
     let keys = state.cache.keys();
-    after_write(&state.cache, &[keys.course(course), keys.user(user.id)], false).await;
+    after_write(
+        &state.cache,
+        &[keys.course(course), keys.user(user.id)],
+        false,
+    )
+    .await;
     Ok(HttpResponse::Created().json(Enrollment {
         course_id: course.0,
         user_id: user.id.0,
@@ -87,6 +92,11 @@ pub async fn unenroll(
         )));
     }
     let keys = state.cache.keys();
-    after_write(&state.cache, &[keys.course(course), keys.user(user.id)], false).await;
+    after_write(
+        &state.cache,
+        &[keys.course(course), keys.user(user.id)],
+        false,
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }

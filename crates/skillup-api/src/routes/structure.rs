@@ -156,7 +156,12 @@ pub async fn update_module(
     user.authorize_owner(&owner)?;
     let module = authoring::update_module(&mut tx, id, title, position).await?;
     tx.commit().await?;
-    after_write(&state.cache, &[state.cache.keys().course(owner.course_id)], false).await;
+    after_write(
+        &state.cache,
+        &[state.cache.keys().course(owner.course_id)],
+        false,
+    )
+    .await;
     Ok(HttpResponse::Ok().json(module))
 }
 
@@ -265,8 +270,7 @@ pub async fn update_lesson(
             .map(validate::duration_seconds)
             .transpose()?,
     };
-    if changes.title.is_none() && changes.position.is_none() && changes.duration_seconds.is_none()
-    {
+    if changes.title.is_none() && changes.position.is_none() && changes.duration_seconds.is_none() {
         return Err(ApiError::bad_request(
             "the body must set at least one of title, position, duration_seconds",
         ));
@@ -278,7 +282,12 @@ pub async fn update_lesson(
     user.authorize_owner(&owner)?;
     let lesson = authoring::update_lesson(&mut tx, id, &changes).await?;
     tx.commit().await?;
-    after_write(&state.cache, &[state.cache.keys().course(owner.course_id)], false).await;
+    after_write(
+        &state.cache,
+        &[state.cache.keys().course(owner.course_id)],
+        false,
+    )
+    .await;
     Ok(HttpResponse::Ok().json(lesson))
 }
 

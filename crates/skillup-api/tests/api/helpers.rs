@@ -1,11 +1,20 @@
 use std::collections::HashMap;
+use std::time::Duration;
 
+use reqwest::Method;
+use serde_json::Value;
 use skillup_api::{ApiConfig, Application};
+use skillup_common::UserId;
+use skillup_common::auth::JwtKeys;
+use skillup_common::config::JwtConfig;
 use skillup_db::seed;
 use skillup_testkit::{TestDatabase, fresh_database, redis_url, unique_prefix};
 
 /// Courses seeded for each test (every tenth is a draft).
 pub const SEEDED_COURSES: u32 = 12;
+
+/// The `JWT_SECRET` of every test app.
+pub const JWT_SECRET: &str = "test-secret";
 
 pub struct TestApp {
     pub address: String,
@@ -40,7 +49,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ("DATABASE_URL", db.url.as_str()),
         ("REDIS_URL", options.redis_url.as_str()),
         ("REDIS_KEY_PREFIX", prefix.as_str()),
-        ("JWT_SECRET", "test-secret"),
+        ("JWT_SECRET", JWT_SECRET),
         ("HOST", "127.0.0.1"),
         ("PORT", "0"),
         ("SHUTDOWN_GRACE_SECS", "1"),
@@ -104,5 +113,181 @@ pub async fn error_code(res: reqwest::Response) -> String {
     body["error"]["code"]
         .as_str()
         .expect("error.code is a string")
+        .to_owned()
+}
+
+/// Signing keys for the test secret.
+pub fn jwt() -> JwtKeys {
+    JwtKeys::new(&JwtConfig {
+        secret: JWT_SECRET.to_owned().into(),
+    })
+}
+
+/// A valid one-hour token for `user`, as Supabase would issue it.
+pub fn token(user: UserId) -> String {
+    jwt().mint(user, Duration::from_secs(3600), None)
+}
+
+/// A token with exactly these claims, signed with the test secret.
+pub fn token_with(claims: &Value) -> String {
+    jwt().sign(claims)
+}
+
+/// One hour from now, as a JWT `exp`.
+pub fn in_one_hour() -> i64 {
+    chrono::Utc::now().timestamp() + 3600
+}
+
+/// A user nobody has seen yet: their first request creates a `student` profile.
+pub fn new_user() -> (UserId, String) {
+    let user = UserId::new_random();
+    (user, token(user))
+}
+
+/// The seeded admin's token.
+pub fn admin() -> String {
+    token(seed::admin_id())
+}
+
+/// Seeded instructor `n`'s token; they teach courses `n`, `n + 20`, ….
+pub fn instructor(n: u32) -> String {
+    token(seed::instructor_id(n))
+}
+
+impl TestApp {
+    /// Any request: `token` as a bearer token, `body` as JSON.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    /// A request with a raw body (for malformed JSON).
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.client
+            .request(method, format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn post_empty(&self, path: &str, token: &str) -> reqwest::Response {
+        self.call(Method::POST, path, Some(token), None).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> reqwest::Response {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Creates a course as `token` and returns its detail; panics unless 201.
+    pub async fn create_course(&self, token: &str, body: &Value) -> Value {
+        let res = self.post("/api/courses", token, body).await;
+        assert_eq!(res.status(), 201, "create course");
+        res.json().await.expect("course JSON")
+    }
+
+    /// A published course of instructor 1 with one module of `lessons` lessons;
+    /// returns (course id, lesson ids).
+    pub async fn published_course(&self, lessons: usize) -> (String, Vec<String>) {
+        let owner = instructor(1);
+        let course = self
+            .create_course(&owner, &serde_json::json!({"title": "Test course"}))
+            .await;
+        let id = course["id"].as_str().expect("course id").to_owned();
+        let module: Value = self
+            .post(
+                &format!("/api/courses/{id}/modules"),
+                &owner,
+                &serde_json::json!({"title": "Module"}),
+            )
+            .await
+            .json()
+            .await
+            .expect("module JSON");
+        let module = module["id"].as_str().expect("module id").to_owned();
+        let mut ids = Vec::new();
+        for i in 0..lessons {
+            let lesson: Value = self
+                .post(
+                    &format!("/api/modules/{module}/lessons"),
+                    &owner,
+                    &serde_json::json!({"title": format!("Lesson {i}"), "duration_seconds": 60}),
+                )
+                .await
+                .json()
+                .await
+                .expect("lesson JSON");
+            ids.push(lesson["id"].as_str().expect("lesson id").to_owned());
+        }
+        let res = self
+            .patch(
+                &format!("/api/courses/{id}"),
+                &owner,
+                &serde_json::json!({"published": true}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "publish");
+        (id, ids)
+    }
+
+    /// A pub/sub subscriber on this test's Redis.
+    pub async fn subscriber(&self) -> fred::clients::SubscriberClient {
+        use fred::prelude::*;
+        let config = Config::from_url(&redis_url()).expect("TEST_REDIS_URL is valid");
+        let client = Builder::from_config(config)
+            .build_subscriber_client()
+            .expect("subscriber builds");
+        client.init().await.expect("redis reachable");
+        client
+    }
+}
+
+/// Asserts the status and the error code of a refusal, and returns its message.
+pub async fn refused(res: reqwest::Response, status: u16, code: &str) -> String {
+    assert_eq!(res.status(), status, "status");
+    let body: Value = res.json().await.expect("error bodies are JSON");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    body["error"]["message"]
+        .as_str()
+        .expect("error.message is a string")
         .to_owned()
 }

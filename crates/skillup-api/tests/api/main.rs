@@ -1,8 +1,15 @@
 //! `skillup-api` end to end: a real server on a free port, its own database and
 //! Redis prefix per test.
 
+mod auth;
+mod authoring;
+mod bodies;
 mod config;
 mod courses;
+mod enrollments;
 mod health;
 mod helpers;
 mod hostile_input;
+mod me;
+mod progress;
+mod redis_down;
