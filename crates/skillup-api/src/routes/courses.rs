@@ -17,14 +17,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Published courses, newest first, cached per page as `courses:published:{page}:{per_page}`.
+///
+/// Anyone may list; a token, if sent, must still be valid (a revoked or forged
+/// token is a 401 on every route, never quietly anonymous).
 #[utoipa::path(get, path = "/api/courses", tag = "courses", params(PagingQuery),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "A page of published courses; `X-Cache` says HIT, MISS or BYPASS", body = CoursePage,
             headers(("x-cache" = String, description = "HIT | MISS | BYPASS"))),
         (status = 400, description = "page or per_page out of range or not a number", body = ErrorBody),
+        (status = 401, description = "A token was sent and is invalid, expired or revoked", body = ErrorBody),
         (status = 503, description = "Postgres down and the page not cached", body = ErrorBody)))]
 #[get("/api/courses")]
 pub async fn list_courses(
+    _auth: OptionalSession,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {

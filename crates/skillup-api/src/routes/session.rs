@@ -7,6 +7,9 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
+/// The longest revocation given an expiry (ten years).
+const MAX_REVOCATION_SECS: i64 = 10 * 365 * 24 * 3600;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(logout);
 }
@@ -23,7 +26,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[post("/api/auth/logout")]
 pub async fn logout(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let now = chrono::Utc::now().timestamp();
-    let ttl = (user.session.claims.exp - now).max(1);
+    let remaining = user.session.claims.exp.saturating_sub(now).max(1);
+    // Redis refuses absurd expiries; a token valid for more than ten years stays
+    // revoked for good instead.
+    let expire = (remaining <= MAX_REVOCATION_SECS).then_some(Expiration::EX(remaining));
     let key = state
         .cache
         .keys()
@@ -32,7 +38,7 @@ pub async fn logout(user: AuthUser, state: web::Data<AppState>) -> Result<HttpRe
     let stored = if state.cache.is_connected() {
         tokio::time::timeout(
             state.redis_timeout,
-            client.set::<(), _, _>(key, "1", Some(Expiration::EX(ttl)), None, false),
+            client.set::<(), _, _>(key, "1", expire, None, false),
         )
         .await
         .map_err(|_| "timed out".to_owned())

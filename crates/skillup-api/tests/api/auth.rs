@@ -243,3 +243,15 @@ async fn anonymous_and_signed_in_reads_of_published_courses_work() {
     assert_eq!(app.get_as(&path, &admin()).await.status(), 200);
     assert_eq!(app.get_as(&path, &instructor(2)).await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_token_valid_for_centuries_is_revoked_for_good() {
+    let app = spawn_app().await;
+    let user = UserId::new_random();
+    let t = token_with(&json!({"sub": user.0, "exp": 32_503_680_000_i64, "session_id": "forever"}));
+    assert_eq!(app.post_empty("/api/auth/logout", &t).await.status(), 204);
+    refused(app.get_as("/api/me", &t).await, 401, "unauthorized").await;
+    use sha2::Digest;
+    let sid = hex::encode(sha2::Sha256::digest(b"forever"));
+    assert_eq!(revoked_key_ttl(&app, &sid).await, -1, "no expiry");
+}

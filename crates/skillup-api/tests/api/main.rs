@@ -11,5 +11,6 @@ mod health;
 mod helpers;
 mod hostile_input;
 mod me;
+mod openapi;
 mod progress;
 mod redis_down;
