@@ -144,7 +144,10 @@ async fn without_the_fill_guard_the_same_load_leaves_stale_values() {
     // make that certain in practice without making the test long.
     for round in 1..=5 {
         let stale = run(&stack, false).await;
-        eprintln!("round {round}: {} of {COURSES} cached titles stale", stale.len());
+        eprintln!(
+            "round {round}: {} of {COURSES} cached titles stale",
+            stale.len()
+        );
         if !stale.is_empty() {
             return;
         }
