@@ -17,6 +17,8 @@ export_defaults
 ensure_cargo
 ensure_postgres
 ensure_redis
+ensure_node
+ensure_npm_deps "$ROOT/crates/skillup-realtime/web"
 
 profile="${PROFILE:-debug}"
 log "building the binaries ($profile)"
@@ -51,6 +53,12 @@ PORT="$INVALIDATOR_PORT" "$bin/skillup-invalidator" >.run/logs/invalidator.log 2
 pids+=($!)
 wait_for_port 127.0.0.1 "$INVALIDATOR_PORT" "skillup-invalidator"
 
+REALTIME_PORT="${REALTIME_PORT:-5001}"
+log "starting skillup-realtime on :$REALTIME_PORT (log: .run/logs/realtime.log)"
+PORT="$REALTIME_PORT" REALTIME_WEB_DIR="$ROOT/crates/skillup-realtime/web" "$bin/skillup-realtime" >.run/logs/realtime.log 2>&1 &
+pids+=($!)
+wait_for_port 127.0.0.1 "$REALTIME_PORT" "skillup-realtime"
+
 student=$("$bin/skillupctl" token --as student)
 instructor=$("$bin/skillupctl" token --as instructor)
 cat <<MSG
@@ -62,12 +70,17 @@ cat <<MSG
     health       http://127.0.0.1:$API_PORT/health   (redis: /health/redis, metrics: /metrics)
     OpenAPI      http://127.0.0.1:$API_PORT/api/openapi.json
   Invalidator    http://127.0.0.1:$INVALIDATOR_PORT/health   (metrics: /metrics)
+  Realtime       http://127.0.0.1:$REALTIME_PORT/health   (metrics: /metrics, Socket.IO on /socket.io/)
+
+  Demo page (live progress bars of student-1's courses):
+    http://127.0.0.1:$REALTIME_PORT/?token=$student
 
   Demo tokens (24 h, signed with JWT_SECRET):
     student-1     $student
     instructor-1  $instructor
 
   Try:  curl -i http://127.0.0.1:$API_PORT/api/courses?per_page=3
+        target/$profile/skillupctl demo progress   # marks a lesson of student-1: watch the demo page
         psql "$DATABASE_URL" -c "UPDATE courses SET title = 'Edited in psql' WHERE slug = 'course-1'"
         (the cached course and listing are invalidated within milliseconds)
 

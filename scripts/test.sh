@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against real Postgres and Redis, starting (or
-# installing) them first the way scripts/dev.sh does. Each test makes its own
+# installing) them first the way scripts/dev.sh does, with Node.js, the npm
+# packages of the realtime tests and Debian's Chromium installed when absent. Each test makes its own
 # database (skillup_test_*) and key prefix; leftovers of earlier runs are dropped.
 #
 #   scripts/test.sh                # everything
@@ -17,6 +18,10 @@ ensure_cargo
 ensure_postgres
 ensure_redis
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server   # outage tests run a private one
+ensure_node
+ensure_npm_deps "$ROOT/crates/skillup-realtime/web"        # the demo page's socket.io-client
+ensure_npm_deps "$ROOT/crates/skillup-realtime/tests/js"   # real clients: socket.io-client, playwright-core
+ensure_chromium
 
 if command -v psql >/dev/null 2>&1; then
   stale=$(psql "$DATABASE_URL" -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'skillup\_test\_%'" || true)

@@ -101,3 +101,26 @@ ensure_redis() {
 ensure_cargo() {
   command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (https://rustup.rs), then re-run"
 }
+
+# Node.js and npm (the demo page's Socket.IO client, the realtime tests' real clients).
+ensure_node() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    log "Node.js is not installed: installing Debian's nodejs and npm"
+    apt_install nodejs npm
+  fi
+}
+
+# npm packages of DIR, from its lockfile, when node_modules is missing or older than the lockfile.
+ensure_npm_deps() {
+  local dir=$1
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    log "installing npm packages in ${dir#"$ROOT"/}"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$dir/node_modules"
+  fi
+}
+
+# Debian's Chromium, driven headless by playwright-core in the demo page test.
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || { log "Chromium is not installed: installing Debian's chromium"; apt_install chromium; }
+}

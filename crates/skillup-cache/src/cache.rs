@@ -432,3 +432,14 @@ impl Cache {
 fn millis(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
 }
+
+impl Cache {
+    /// Whether logout revoked the session `revocation_id` (see
+    /// `skillup_common::auth::Claims::revocation_id`). An error means Redis could not
+    /// answer; the caller decides whether to fail open or closed.
+    pub async fn is_revoked(&self, revocation_id: &str) -> Result<bool, CacheError> {
+        let key = self.inner.keys.session_revoked(revocation_id);
+        let n: u64 = self.call(self.inner.client.exists(key)).await?;
+        Ok(n > 0)
+    }
+}

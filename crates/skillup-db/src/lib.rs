@@ -6,12 +6,14 @@
 //! - [`courses`]: the read queries behind the course routes, and their row types in [`models`].
 //! - [`profiles`], [`authoring`], [`enrollments`], [`progress`]: the API's write side
 //!   (roles and first-use profiles, course structure, enrollment, lesson progress).
+//! - [`access`]: who may follow a course's live events.
 //! - [`outbox`]: claiming, completing and pruning invalidation records.
 //! - [`seed`]: deterministic demo data for `skillupctl db seed`, the run script and tests.
 //!
 //! Errors are one [`DbError`], which tells "database unavailable" (→ 503) from
 //! constraint conflicts (→ 409) and everything else.
 
+pub mod access;
 pub mod authoring;
 pub mod courses;
 pub mod enrollments;

@@ -33,6 +33,9 @@ enum Command {
     /// Redis cache under REDIS_KEY_PREFIX (the equivalents of redis:keys, redis:clear).
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Demo helpers for a running system.
+    #[command(subcommand)]
+    Demo(DemoCommand),
     /// Mint a development JWT signed with JWT_SECRET, printed on stdout.
     Token {
         /// The user's profile id (the token's `sub`).
@@ -85,6 +88,19 @@ enum DbCommand {
 }
 
 #[derive(Subcommand)]
+enum DemoCommand {
+    /// Marks the next lesson of a seeded user's first course complete through the
+    /// API (or un-marks the first one when all are done), so the demo page moves.
+    Progress {
+        /// The API's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:5000")]
+        api: String,
+        #[arg(long = "as", value_enum, default_value = "student")]
+        user: DemoUser,
+    },
+}
+
+#[derive(Subcommand)]
 enum CacheCommand {
     /// List keys matching PATTERN under the prefix (default: all).
     Keys {
@@ -117,6 +133,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Db(cmd) => db(cmd).await,
         Command::Cache(cmd) => cache(cmd).await,
+        Command::Demo(DemoCommand::Progress { api, user }) => demo_progress(&api, user).await,
         Command::Token {
             user,
             demo,
@@ -233,5 +250,63 @@ async fn cache(cmd: CacheCommand) -> anyhow::Result<()> {
         }
     }
     cache.quit(Duration::from_secs(2)).await;
+    Ok(())
+}
+
+/// See [`DemoCommand::Progress`].
+async fn demo_progress(api: &str, user: DemoUser) -> anyhow::Result<()> {
+    use serde_json::{Value, json};
+    let token = JwtKeys::new(&JwtConfig::from_env(&ProcessEnv)?).mint(
+        user.id(),
+        Duration::from_secs(300),
+        None,
+    );
+    let http = reqwest::Client::new();
+    let get = async |path: String| -> anyhow::Result<Value> {
+        let res = http
+            .get(format!("{api}{path}"))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        anyhow::ensure!(res.status().is_success(), "GET {path}: {}", res.status());
+        Ok(res.json().await?)
+    };
+    let me = get("/api/me".to_owned())
+        .await
+        .with_context(|| format!("reaching the API at {api}"))?;
+    let course = me["enrollments"][0]["course_id"]
+        .as_str()
+        .context("this user is not enrolled in any course")?
+        .to_owned();
+    let detail = get(format!("/api/courses/{course}")).await?;
+    let progress = get(format!("/api/courses/{course}/progress")).await?;
+    let done: Vec<&str> = progress["completed_lesson_ids"]
+        .as_array()
+        .map(|ids| ids.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let lessons: Vec<&str> = detail["modules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|m| m["lessons"].as_array().into_iter().flatten())
+        .filter_map(|l| l["id"].as_str())
+        .collect();
+    let (lesson, completed) = match lessons.iter().find(|l| !done.contains(l)) {
+        Some(next) => (*next, true),
+        None => (
+            *lessons.first().context("the course has no lessons")?,
+            false,
+        ),
+    };
+    let res = http
+        .put(format!(
+            "{api}/api/courses/{course}/lessons/{lesson}/progress"
+        ))
+        .bearer_auth(&token)
+        .json(&json!({ "completed": completed }))
+        .send()
+        .await?;
+    anyhow::ensure!(res.status().is_success(), "PUT progress: {}", res.status());
+    println!("{}", res.text().await?);
     Ok(())
 }

@@ -1,0 +1,80 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use skillup_common::ConfigError;
+use skillup_common::config::{
+    DatabaseConfig, EnvSource, HttpConfig, JwtConfig, LogConfig, RedisConfig,
+};
+
+/// Everything `skillup-realtime` reads from the environment.
+#[derive(Debug, Clone)]
+pub struct RealtimeConfig {
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub redis: RedisConfig,
+    pub jwt: JwtConfig,
+    pub log: LogConfig,
+    pub sockets: SocketSettings,
+    /// `REALTIME_WEB_DIR` (default `crates/skillup-realtime/web`): the demo page and
+    /// its `node_modules/socket.io-client` (installed by the scripts).
+    pub web_dir: PathBuf,
+}
+
+/// Backpressure and liveness of each socket.
+#[derive(Debug, Clone, Copy)]
+pub struct SocketSettings {
+    /// `REALTIME_MAX_BUFFER` (default 256): packets queued for one socket. When a slow
+    /// client's buffer is full, events to it are dropped (counted) instead of
+    /// slowing the others or growing memory.
+    pub max_buffer: usize,
+    /// `REALTIME_PING_INTERVAL_MS` (default 25000) and `REALTIME_PING_TIMEOUT_MS`
+    /// (default 20000): a client that stops answering pings is disconnected.
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+}
+
+fn number(env: &dyn EnvSource, var: &'static str, default: u64) -> Result<u64, ConfigError> {
+    let Some(raw) = env.var(var) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(v) if v > 0 => Ok(v),
+        _ => Err(ConfigError::Invalid {
+            var,
+            value: raw,
+            reason: "must be a positive integer".to_owned(),
+        }),
+    }
+}
+
+impl RealtimeConfig {
+    pub const DEFAULT_PORT: u16 = 5001;
+
+    pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
+        Ok(Self {
+            http: HttpConfig::from_env(env, Self::DEFAULT_PORT)?,
+            database: DatabaseConfig::from_env(env)?,
+            redis: RedisConfig::from_env(env)?,
+            jwt: JwtConfig::from_env(env)?,
+            log: LogConfig::from_env(env, "skillup-realtime")?,
+            sockets: SocketSettings {
+                max_buffer: usize::try_from(number(env, "REALTIME_MAX_BUFFER", 256)?)
+                    .unwrap_or(usize::MAX),
+                ping_interval: Duration::from_millis(number(
+                    env,
+                    "REALTIME_PING_INTERVAL_MS",
+                    25_000,
+                )?),
+                ping_timeout: Duration::from_millis(number(
+                    env,
+                    "REALTIME_PING_TIMEOUT_MS",
+                    20_000,
+                )?),
+            },
+            web_dir: env.var("REALTIME_WEB_DIR").map_or_else(
+                || PathBuf::from("crates/skillup-realtime/web"),
+                PathBuf::from,
+            ),
+        })
+    }
+}

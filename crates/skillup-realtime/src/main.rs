@@ -1,0 +1,17 @@
+use anyhow::Context;
+use skillup_common::config::ProcessEnv;
+use skillup_common::shutdown::shutdown_signal;
+use skillup_realtime::{Application, RealtimeConfig};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = RealtimeConfig::from_env(&ProcessEnv).unwrap_or_else(|e| {
+        eprintln!("skillup-realtime: {e}");
+        std::process::exit(2);
+    });
+    skillup_common::telemetry::init_tracing(&config.log).context("initialising tracing")?;
+    let app = Application::build(config)
+        .await
+        .context("starting skillup-realtime")?;
+    app.run_until_stopped(shutdown_signal()).await
+}

@@ -1,0 +1,231 @@
+//! Redis pub/sub → local sockets.
+//!
+//! One fred subscriber client per node listens on `{prefix}events:progress` and
+//! `{prefix}events:course`. Each message is validated and emitted to this node's
+//! sockets in the event's rooms: `progress:updated` to `user:{user_id}` and
+//! `course:{course_id}` together (a socket in both gets it once),
+//! `course:updated` to `course:{course_id}`. Malformed messages are logged,
+//! counted and dropped.
+//!
+//! Pub/sub keeps nothing for absent subscribers: after Redis comes back the
+//! client re-subscribes and every socket receives `resync` so it refetches
+//! what it may have missed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use fred::clients::SubscriberClient;
+use fred::interfaces::{ClientLike, EventInterface, PubsubInterface};
+use fred::types::Message;
+use serde_json::{Value, json};
+use skillup_cache::Keys;
+use skillup_common::config::RedisConfig;
+use skillup_common::{CourseId, UserId};
+use socketioxide::SocketIo;
+
+use crate::sockets::{course_room, user_room};
+
+/// Largest event payload relayed; bigger messages are dropped as malformed.
+const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+/// The node's subscription; cheap to clone.
+#[derive(Clone)]
+pub struct Relay {
+    subscriber: SubscriberClient,
+    channels: Arc<Channels>,
+}
+
+struct Channels {
+    progress: String,
+    course: String,
+}
+
+/// What a pub/sub message asks the node to emit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Progress {
+        user: UserId,
+        course: CourseId,
+        payload: Value,
+    },
+    Course {
+        course: CourseId,
+        payload: Value,
+    },
+}
+
+/// Why a message was dropped.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Malformed {
+    #[error("unknown channel")]
+    Channel,
+    #[error("payload is not UTF-8 JSON of at most 64 KiB")]
+    NotJson,
+    #[error("field {0} is missing or not a uuid")]
+    Field(&'static str),
+}
+
+fn uuid_field<T: std::str::FromStr>(payload: &Value, field: &'static str) -> Result<T, Malformed> {
+    payload
+        .get(field)
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .ok_or(Malformed::Field(field))
+}
+
+impl Relay {
+    /// Builds the subscriber and starts connecting (returns at once; a Redis that
+    /// is down is retried by fred's reconnect policy).
+    pub fn new(cfg: &RedisConfig) -> Result<Self, skillup_cache::CacheError> {
+        let subscriber = skillup_cache::client::builder(cfg)?.build_subscriber_client()?;
+        let keys = Keys::new(cfg.key_prefix.clone());
+        Ok(Self {
+            subscriber,
+            channels: Arc::new(Channels {
+                progress: keys.progress_channel(),
+                course: keys.course_channel(),
+            }),
+        })
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.subscriber.is_connected()
+    }
+
+    /// Decodes one message; pure, so it is tested (and fuzzed) without Redis.
+    pub fn decode(&self, channel: &str, bytes: &[u8]) -> Result<Event, Malformed> {
+        if bytes.len() > MAX_EVENT_BYTES {
+            return Err(Malformed::NotJson);
+        }
+        let payload: Value = serde_json::from_slice(bytes).map_err(|_| Malformed::NotJson)?;
+        if !payload.is_object() {
+            return Err(Malformed::NotJson);
+        }
+        if channel == self.channels.progress {
+            Ok(Event::Progress {
+                user: uuid_field(&payload, "user_id")?,
+                course: uuid_field(&payload, "course_id")?,
+                payload,
+            })
+        } else if channel == self.channels.course {
+            Ok(Event::Course {
+                course: uuid_field(&payload, "course_id")?,
+                payload,
+            })
+        } else {
+            Err(Malformed::Channel)
+        }
+    }
+
+    /// Connects and subscribes, waiting at most `wait` (a Redis that is down is
+    /// picked up later by [`Relay::spawn`]). Returns whether the subscription is up.
+    pub async fn start(&self, wait: Duration) -> bool {
+        let _connection = self.subscriber.connect();
+        tokio::time::timeout(wait, self.subscribe_until_done())
+            .await
+            .is_ok()
+    }
+
+    /// Relays until the returned task is aborted; re-subscribes after every
+    /// reconnection and then tells every socket to `resync`.
+    pub fn spawn(self, io: SocketIo) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut reconnects = self.subscriber.reconnect_rx();
+            let mut messages = self.subscriber.message_rx();
+            if !self.subscriber.is_connected() {
+                self.subscribe_until_done().await;
+            }
+            loop {
+                tokio::select! {
+                    message = messages.recv() => match message {
+                        Ok(message) => self.relay(&io, message).await,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            metrics::counter!("realtime_events_dropped_total", "reason" => "lagged").increment(n);
+                            tracing::warn!(dropped = n, "relay fell behind the subscriber; telling clients to resync");
+                            io.emit("resync", &json!({"reason": "lagged"})).await.ok();
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    },
+                    reconnect = reconnects.recv() => {
+                        if reconnect.is_err() {
+                            break;
+                        }
+                        self.subscribe_until_done().await;
+                        tracing::info!("redis subscription restored; telling clients to resync");
+                        metrics::counter!("realtime_resyncs_total").increment(1);
+                        io.emit("resync", &json!({"reason": "redis_reconnected"})).await.ok();
+                    }
+                }
+            }
+        })
+    }
+
+    /// (Re)subscribes to both channels, waiting for the connection and retrying
+    /// until Redis accepts.
+    async fn subscribe_until_done(&self) {
+        let channels = vec![self.channels.progress.clone(), self.channels.course.clone()];
+        loop {
+            if tokio::time::timeout(Duration::from_secs(2), self.subscriber.wait_for_connect())
+                .await
+                .is_ok_and(|r| r.is_ok())
+            {
+                match self.subscriber.subscribe(channels.clone()).await {
+                    Ok(()) => return,
+                    Err(e) => tracing::warn!(error = %e, "subscribing failed; retrying"),
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn relay(&self, io: &SocketIo, message: Message) {
+        let bytes = message.value.as_bytes().unwrap_or_default();
+        metrics::counter!("realtime_events_in_total").increment(1);
+        let event = match self.decode(&message.channel, bytes) {
+            Ok(event) => event,
+            Err(e) => {
+                metrics::counter!("realtime_events_dropped_total", "reason" => "malformed")
+                    .increment(1);
+                tracing::warn!(channel = %message.channel, error = %e, "dropping a malformed event");
+                return;
+            }
+        };
+        let (name, rooms, payload) = match &event {
+            Event::Progress {
+                user,
+                course,
+                payload,
+            } => (
+                "progress:updated",
+                vec![user_room(*user), course_room(*course)],
+                payload,
+            ),
+            Event::Course { course, payload } => {
+                ("course:updated", vec![course_room(*course)], payload)
+            }
+        };
+        if let Some(at) = payload
+            .get("at")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<DateTime<Utc>>().ok())
+        {
+            let lag = (Utc::now() - at).to_std().unwrap_or_default();
+            metrics::histogram!("realtime_delivery_lag_seconds").record(lag.as_secs_f64());
+        }
+        let sockets = io.to(rooms.clone()).sockets().len() as u64;
+        match io.to(rooms).emit(name, payload).await {
+            Ok(()) => metrics::counter!("realtime_deliveries_total").increment(sockets),
+            Err(e) => {
+                // Some sockets' buffers were full or they were closing; the others got it.
+                metrics::counter!("realtime_events_dropped_total", "reason" => "slow_client")
+                    .increment(1);
+                tracing::debug!(error = %e, event = name, "some sockets did not take the event");
+            }
+        }
+    }
+
+    pub async fn quit(&self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.subscriber.quit()).await;
+    }
+}

@@ -1,0 +1,126 @@
+//! Building and running the realtime node.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+use skillup_cache::Cache;
+use skillup_common::auth::JwtKeys;
+use socketioxide::SocketIo;
+use socketioxide::handler::ConnectHandler;
+use tower::ServiceBuilder;
+use tower_http::services::ServeFile;
+use tower_http::trace::TraceLayer;
+
+use crate::config::RealtimeConfig;
+use crate::http::{self, HttpState};
+use crate::relay::Relay;
+use crate::sockets;
+use crate::state::AppState;
+
+pub struct Application {
+    port: u16,
+    listener: tokio::net::TcpListener,
+    router: Router,
+    io: SocketIo,
+    relay: Relay,
+    state: AppState,
+    grace: Duration,
+}
+
+impl Application {
+    /// Connects to Postgres (lazily) and Redis, and binds `HOST:PORT` (0 = any free port).
+    pub async fn build(config: RealtimeConfig) -> anyhow::Result<Self> {
+        let db = skillup_db::connect_lazy(&config.database).context("DATABASE_URL")?;
+        let cache = Cache::connect(&config.redis).await.context("REDIS_URL")?;
+        let state = AppState {
+            db,
+            cache,
+            jwt: JwtKeys::new(&config.jwt),
+        };
+        let (layer, io) = SocketIo::builder()
+            .with_state(state.clone())
+            .max_buffer_size(config.sockets.max_buffer)
+            .ping_interval(config.sockets.ping_interval)
+            .ping_timeout(config.sockets.ping_timeout)
+            .build_layer();
+        io.ns("/", sockets::on_connect.with(sockets::authenticate));
+        let relay = Relay::new(&config.redis).context("REDIS_URL")?;
+        if !relay.start(skillup_cache::client::FIRST_CONNECT_WAIT).await {
+            tracing::warn!("redis pub/sub not reachable yet; events will flow once it is");
+        }
+
+        let web = &config.web_dir;
+        let http_state = HttpState {
+            app: state.clone(),
+            io: io.clone(),
+            relay: relay.clone(),
+            metrics: skillup_common::telemetry::prometheus(),
+        };
+        let router = Router::new()
+            .route("/health", get(http::health))
+            .route("/metrics", get(http::metrics_text))
+            .route("/demo/me", get(http::demo_me))
+            .route(
+                "/favicon.ico",
+                get(async || axum::http::StatusCode::NO_CONTENT),
+            )
+            .route_service("/", ServeFile::new(web.join("index.html")))
+            .route_service(
+                "/vendor/socket.io.min.js",
+                ServeFile::new(web.join("node_modules/socket.io-client/dist/socket.io.min.js")),
+            )
+            .with_state(http_state)
+            .layer(
+                ServiceBuilder::new()
+                    .layer(TraceLayer::new_for_http())
+                    .layer(layer),
+            );
+
+        let listener = tokio::net::TcpListener::bind((config.http.host, config.http.port))
+            .await
+            .with_context(|| format!("binding {}:{}", config.http.host, config.http.port))?;
+        let port = listener.local_addr()?.port();
+        tracing::info!(port, "skillup-realtime listening");
+        Ok(Self {
+            port,
+            listener,
+            router,
+            io,
+            relay,
+            state,
+            grace: config.http.shutdown_grace,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` resolves; then disconnects every socket, stops
+    /// accepting, lets in-flight requests finish, and closes Redis and Postgres.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let relaying = self.relay.clone().spawn(self.io.clone());
+        let io = self.io.clone();
+        let grace = self.grace;
+        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            // Open websockets would hold the graceful shutdown forever: close them first.
+            if tokio::time::timeout(grace, io.close()).await.is_err() {
+                tracing::warn!("sockets did not all close within {grace:?}");
+            }
+        });
+        serve.await.context("serving")?;
+        relaying.abort();
+        self.relay.quit().await;
+        self.state.cache.quit(self.grace).await;
+        self.state.db.close().await;
+        tracing::info!("skillup-realtime stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,135 @@
+use std::time::Duration;
+
+use fred::prelude::*;
+use serde_json::Value;
+use skillup_db::seed;
+
+use crate::helpers::{stack, student_course};
+
+fn assert_progress_event(event: &Value, course: &str, lesson: &str, user: &str) {
+    assert_eq!(event["name"], "progress:updated");
+    let data = &event["data"];
+    assert_eq!(data["course_id"], course);
+    assert_eq!(data["lesson_id"], lesson);
+    assert_eq!(data["user_id"], user);
+    assert_eq!(data["completed"], true);
+    for field in ["completed_lessons", "total_lessons", "percent"] {
+        assert!(data[field].is_number(), "{field}");
+    }
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(data["at"].as_str().expect("at is a string")).is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_progress_put_reaches_the_users_room_with_the_spec_fields() {
+    let stack = stack(1, skillup_testkit::redis_url()).await;
+    let student = seed::student_id(1);
+    let (course, lesson) = student_course();
+    let mut probe = stack.probe(0, &stack.token(student), &[]).await;
+    probe.until("ready").await;
+    let answer = stack.put_progress(student, course, lesson, true).await;
+    let events = probe.events_within(Duration::from_secs(2)).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_progress_event(
+        &events[0],
+        &course.to_string(),
+        &lesson.to_string(),
+        &student.to_string(),
+    );
+    assert_eq!(
+        events[0]["data"]["percent"], answer["percent"],
+        "the PUT response's figures"
+    );
+}
+
+#[tokio::test]
+async fn two_nodes_deliver_each_event_once_to_every_subscribed_socket() {
+    let stack = stack(2, skillup_testkit::redis_url()).await;
+    let student = seed::student_id(1);
+    let (course, lesson) = student_course();
+    let owner = {
+        let n = seed::enrollments_of(1, crate::helpers::COURSES)[0];
+        seed::instructor_id((n - 1) % seed::INSTRUCTORS + 1)
+    };
+    // The student on both nodes (user room, and course room on node 1), the owner on node 1.
+    let mut on_a = stack.probe(0, &stack.token(student), &[]).await;
+    let mut on_b = stack.probe(1, &stack.token(student), &[course]).await;
+    let mut owner_b = stack.probe(1, &stack.token(owner), &[course]).await;
+    for p in [&mut on_a, &mut on_b, &mut owner_b] {
+        p.until("ready").await;
+    }
+    stack.put_progress(student, course, lesson, true).await;
+    for (name, probe) in [
+        ("student on A", &mut on_a),
+        ("student on B (user + course room)", &mut on_b),
+        ("owner on B", &mut owner_b),
+    ] {
+        let events = probe.events_within(Duration::from_millis(1500)).await;
+        assert_eq!(events.len(), 1, "{name}: {events:?}");
+        assert_eq!(events[0]["name"], "progress:updated", "{name}");
+    }
+}
+
+#[tokio::test]
+async fn course_updates_reach_the_course_room_and_malformed_messages_are_dropped() {
+    let stack = stack(1, skillup_testkit::redis_url()).await;
+    let student = seed::student_id(1);
+    let (course, _) = student_course();
+    let mut probe = stack.probe(0, &stack.token(student), &[course]).await;
+    probe.until("ready").await;
+    let client = Builder::from_config(Config::from_url(&stack.redis_url).unwrap())
+        .build()
+        .unwrap();
+    client.init().await.unwrap();
+    let progress = format!("{}events:progress", stack.prefix);
+    let course_channel = format!("{}events:course", stack.prefix);
+    for garbage in [
+        "not json",
+        "[]",
+        "{}",
+        r#"{"user_id":"x","course_id":"y"}"#,
+        r#"{"course_id":"*"}"#,
+    ] {
+        let _: u64 = client.publish(&progress, garbage).await.unwrap();
+        let _: u64 = client.publish(&course_channel, garbage).await.unwrap();
+    }
+    let event =
+        serde_json::json!({"course_id": course.to_string(), "at": chrono::Utc::now().to_rfc3339()});
+    let receivers: u64 = client
+        .publish(&course_channel, event.to_string())
+        .await
+        .unwrap();
+    assert_eq!(receivers, 1, "the node is subscribed once it has started");
+    let events = probe.events_within(Duration::from_millis(1500)).await;
+    assert_eq!(events.len(), 1, "only the valid event arrives: {events:?}");
+    assert_eq!(events[0]["name"], "course:updated");
+    assert_eq!(events[0]["data"]["course_id"], course.to_string());
+
+    let health: Value = stack
+        .http
+        .get(format!("{}/health", stack.nodes[0]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["connections"], 1);
+    assert!(
+        health["rooms"].as_u64().unwrap() >= 2,
+        "user and course rooms"
+    );
+    let metrics = stack
+        .http
+        .get(format!("{}/metrics", stack.nodes[0]))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("realtime_events_dropped_total"));
+    assert!(metrics.contains("realtime_events_in_total"));
+}

@@ -1,0 +1,9 @@
+//! The realtime service with real clients: the official `socket.io-client` run by
+//! node (`tests/js/probe.mjs`) and the demo page in headless Chromium
+//! (`tests/js/demo.mjs`), against real Postgres, Redis and the API.
+
+mod delivery;
+mod demo_page;
+mod handshake;
+mod helpers;
+mod outages;
