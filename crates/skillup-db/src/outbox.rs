@@ -125,6 +125,21 @@ pub async fn courses_taught_by(
     Ok(rows.into_iter().map(CourseId).collect())
 }
 
+/// The users enrolled in any of `courses` (their `/api/me` snapshots show the
+/// courses' titles and lesson counts).
+pub async fn users_enrolled_in(
+    conn: &mut PgConnection,
+    courses: &[CourseId],
+) -> Result<Vec<UserId>, DbError> {
+    let ids: Vec<Uuid> = courses.iter().map(|c| c.0).collect();
+    let rows: Vec<Uuid> =
+        sqlx::query_scalar("SELECT DISTINCT user_id FROM enrollments WHERE course_id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().map(UserId).collect())
+}
+
 /// Pending records and the age of the oldest.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Backlog {

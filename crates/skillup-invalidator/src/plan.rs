@@ -4,8 +4,8 @@
 //!
 //! | record | invalidates | announces |
 //! |---|---|---|
-//! | course | `course:{id}`, listing pages | `course:updated` |
-//! | module, lesson | `course:{id}` of the old and new course | `course:updated` |
+//! | course | `course:{id}`, listing pages, `user:{id}` of its enrolled users | `course:updated` |
+//! | module, lesson | `course:{id}` of the old and new course; for lessons added, removed or moved and modules removed or moved, `user:{id}` of the enrolled users (their snapshot counts lessons) | `course:updated` |
 //! | enrollment | `course:{id}` (enrollment_count), `user:{id}` | — |
 //! | lesson_progress | `user:{id}` (the course detail holds no progress) | — |
 //! | profile | `user:{id}`, and `course:{id}` + listing pages of every course it teaches | — |
@@ -34,6 +34,9 @@ pub struct Plan {
     pub listing: bool,
     /// Profiles whose taught courses must be looked up and added to `courses`.
     pub instructors: BTreeSet<UserId>,
+    /// Courses whose enrolled users' `user:{id}` snapshots (course titles, lesson
+    /// counts) must be looked up and added to `users`.
+    pub enrolled_in: BTreeSet<CourseId>,
     pub flush: BTreeSet<Family>,
     /// Courses whose content changed: `course:updated` is published for each.
     pub announce: BTreeSet<CourseId>,
@@ -60,12 +63,20 @@ impl Plan {
         match entity {
             Entity::Course => {
                 self.courses.extend(courses.clone());
-                self.announce.extend(courses);
+                self.announce.extend(courses.clone());
+                self.enrolled_in.extend(courses);
                 self.listing = true;
             }
             Entity::Module | Entity::Lesson => {
                 self.courses.extend(courses.clone());
-                self.announce.extend(courses);
+                self.announce.extend(courses.clone());
+                // Lesson counts change when lessons come or go, or move between courses.
+                let counts_change = r.op != "UPDATE" || r.old_course_id.is_some();
+                let removes_lessons =
+                    entity == Entity::Lesson || r.op == "DELETE" || r.old_course_id.is_some();
+                if counts_change && removes_lessons {
+                    self.enrolled_in.extend(courses);
+                }
             }
             Entity::Enrollment => {
                 self.courses.extend(courses);
@@ -94,6 +105,11 @@ impl Plan {
                 self.listing = true;
             }
         }
+    }
+
+    /// Adds the users enrolled in [`Plan::enrolled_in`], looked up by the caller.
+    pub fn add_enrolled_users(&mut self, users: impl IntoIterator<Item = UserId>) {
+        self.users.extend(users);
     }
 
     /// Adds the courses taught by [`Plan::instructors`], looked up by the caller.
@@ -148,6 +164,37 @@ mod tests {
         assert_eq!(plan.courses, [a, b].into());
         assert_eq!(plan.announce, [a, b].into());
         assert!(!plan.listing, "outlines are not in the listing");
+    }
+
+    #[test]
+    fn lesson_counts_and_course_titles_reach_the_enrolled_users() {
+        let c = CourseId::new_random();
+        let mut added = record(Some(Entity::Lesson), Some(c), None, None);
+        added.op = "INSERT".into();
+        assert_eq!(Plan::from_records(&[added.clone()]).enrolled_in, [c].into());
+        added.op = "UPDATE".into();
+        assert!(
+            Plan::from_records(&[added]).enrolled_in.is_empty(),
+            "a retitled lesson changes no count"
+        );
+        let mut module = record(Some(Entity::Module), Some(c), None, None);
+        module.op = "INSERT".into();
+        assert!(
+            Plan::from_records(&[module.clone()]).enrolled_in.is_empty(),
+            "a new module is empty"
+        );
+        module.op = "DELETE".into();
+        assert_eq!(
+            Plan::from_records(&[module]).enrolled_in,
+            [c].into(),
+            "its lessons went with it"
+        );
+        let course = record(Some(Entity::Course), Some(c), None, None);
+        assert_eq!(
+            Plan::from_records(&[course]).enrolled_in,
+            [c].into(),
+            "titles are in the snapshot"
+        );
     }
 
     #[test]

@@ -90,6 +90,10 @@ impl Invalidator {
             let instructors: Vec<_> = plan.instructors.iter().copied().collect();
             plan.add_taught_courses(outbox::courses_taught_by(&mut tx, &instructors).await?);
         }
+        if !plan.enrolled_in.is_empty() {
+            let courses: Vec<_> = plan.enrolled_in.iter().copied().collect();
+            plan.add_enrolled_users(outbox::users_enrolled_in(&mut tx, &courses).await?);
+        }
         if let Err(e) = self.apply(&plan).await {
             metrics::counter!("invalidation_failures_total").increment(1);
             // Dropping `tx` rolls back: the records stay pending for the next try.
