@@ -20,7 +20,6 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
-use fred::interfaces::KeysInterface;
 use skillup_common::UserId;
 use skillup_common::auth::Claims;
 use skillup_db::authoring::CourseOwner;
@@ -182,18 +181,7 @@ async fn authenticate(req: &HttpRequest) -> Result<Option<Session>, ApiError> {
 /// 401 if the session was revoked. When Redis cannot answer: 503 for writes,
 /// a warning and carry on for reads (see the module doc).
 async fn check_not_revoked(state: &AppState, sid: &str, method: &Method) -> Result<(), ApiError> {
-    let key = state.cache.keys().session_revoked(sid);
-    let client = state.cache.client();
-    let answer = if state.cache.is_connected() {
-        match tokio::time::timeout(state.redis_timeout, client.exists::<u64, _>(key)).await {
-            Ok(Ok(n)) => Ok(n > 0),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no answer within {:?}", state.redis_timeout)),
-        }
-    } else {
-        Err("redis is not connected".to_owned())
-    };
-    match answer {
+    match state.cache.is_revoked(sid).await {
         Ok(false) => Ok(()),
         Ok(true) => Err(ApiError::Unauthorized(
             "this session has been signed out".to_owned(),

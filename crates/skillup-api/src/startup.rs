@@ -41,7 +41,6 @@ impl Application {
             db,
             cache,
             jwt: JwtKeys::new(&config.jwt),
-            redis_timeout: config.redis.command_timeout,
         };
         let listener = TcpListener::bind((config.http.host, config.http.port))
             .with_context(|| format!("binding {}:{}", config.http.host, config.http.port))?;

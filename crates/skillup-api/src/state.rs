@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use skillup_cache::Cache;
 use skillup_common::auth::JwtKeys;
 use skillup_db::PgPool;
@@ -10,7 +8,4 @@ pub struct AppState {
     pub db: PgPool,
     pub cache: Cache,
     pub jwt: JwtKeys,
-    /// `REDIS_COMMAND_TIMEOUT_MS`, for the Redis calls made outside the cache
-    /// crate (revocation check and logout).
-    pub redis_timeout: Duration,
 }

@@ -1,7 +1,8 @@
 //! `POST /api/auth/logout`: revokes the caller's session until its token expires.
 
+use std::time::Duration;
+
 use actix_web::{HttpResponse, post, web};
-use fred::prelude::{Expiration, KeysInterface};
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
@@ -29,23 +30,12 @@ pub async fn logout(user: AuthUser, state: web::Data<AppState>) -> Result<HttpRe
     let remaining = user.session.claims.exp.saturating_sub(now).max(1);
     // Redis refuses absurd expiries; a token valid for more than ten years stays
     // revoked for good instead.
-    let expire = (remaining <= MAX_REVOCATION_SECS).then_some(Expiration::EX(remaining));
-    let key = state
+    let ttl =
+        (remaining <= MAX_REVOCATION_SECS).then(|| Duration::from_secs(remaining.unsigned_abs()));
+    let stored = state
         .cache
-        .keys()
-        .session_revoked(&user.session.revocation_id);
-    let client = state.cache.client();
-    let stored = if state.cache.is_connected() {
-        tokio::time::timeout(
-            state.redis_timeout,
-            client.set::<(), _, _>(key, "1", expire, None, false),
-        )
-        .await
-        .map_err(|_| "timed out".to_owned())
-        .and_then(|r| r.map_err(|e| e.to_string()))
-    } else {
-        Err("redis is not connected".to_owned())
-    };
+        .revoke_session(&user.session.revocation_id, ttl)
+        .await;
     if let Err(reason) = stored {
         tracing::warn!(%reason, "logout failed: redis unavailable");
         return Err(ApiError::ServiceUnavailable(
