@@ -26,6 +26,11 @@ use socketioxide::SocketIo;
 
 use crate::sockets::{course_room, user_room};
 
+/// Messages that may wait between fred and the relay loop before it lags.
+const MESSAGE_BACKLOG: usize = 65_536;
+/// At most one `resync` to every socket per this interval after the relay lagged.
+const LAG_RESYNC_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Largest event payload relayed; bigger messages are dropped as malformed.
 const MAX_EVENT_BYTES: usize = 64 * 1024;
 
@@ -78,7 +83,11 @@ impl Relay {
     /// Builds the subscriber and starts connecting (returns at once; a Redis that
     /// is down is retried by fred's reconnect policy).
     pub fn new(cfg: &RedisConfig) -> Result<Self, skillup_cache::CacheError> {
-        let subscriber = skillup_cache::client::builder(cfg)?.build_subscriber_client()?;
+        let mut builder = skillup_cache::client::builder(cfg)?;
+        // fred hands messages to us through a broadcast channel (32 by default);
+        // a burst larger than it makes the relay lag and drop events.
+        builder.with_performance_config(|p| p.broadcast_channel_capacity = MESSAGE_BACKLOG);
+        let subscriber = builder.build_subscriber_client()?;
         let keys = Keys::new(cfg.key_prefix.clone());
         Ok(Self {
             subscriber,
@@ -136,14 +145,20 @@ impl Relay {
             if !self.subscriber.is_connected() {
                 self.subscribe_until_done().await;
             }
+            let mut last_lag_resync: Option<tokio::time::Instant> = None;
             loop {
                 tokio::select! {
                     message = messages.recv() => match message {
                         Ok(message) => self.relay(&io, message).await,
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                             metrics::counter!("realtime_events_dropped_total", "reason" => "lagged").increment(n);
-                            tracing::warn!(dropped = n, "relay fell behind the subscriber; telling clients to resync");
-                            io.emit("resync", &json!({"reason": "lagged"})).await.ok();
+                            // Tell clients once, not once per lag: a resync storm to every
+                            // socket would only deepen the overload that caused the lag.
+                            if last_lag_resync.is_none_or(|t| t.elapsed() >= LAG_RESYNC_INTERVAL) {
+                                last_lag_resync = Some(tokio::time::Instant::now());
+                                tracing::warn!(dropped = n, "relay fell behind the subscriber; telling clients to resync");
+                                io.emit("resync", &json!({"reason": "lagged"})).await.ok();
+                            }
                         }
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                     },

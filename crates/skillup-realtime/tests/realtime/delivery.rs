@@ -133,3 +133,42 @@ async fn course_updates_reach_the_course_room_and_malformed_messages_are_dropped
     assert!(metrics.contains("realtime_events_dropped_total"));
     assert!(metrics.contains("realtime_events_in_total"));
 }
+
+#[tokio::test]
+async fn a_burst_of_events_is_relayed_without_loss() {
+    const BURST: usize = 3000;
+    let stack = stack(1, skillup_testkit::redis_url()).await;
+    let student = seed::student_id(1);
+    let (course, lesson) = student_course();
+    let mut probe = stack.probe(0, &stack.token(student), &[]).await;
+    probe.until("ready").await;
+    let client = Builder::from_config(Config::from_url(&stack.redis_url).expect("url"))
+        .build()
+        .expect("client");
+    client.init().await.expect("redis");
+    let channel = format!("{}events:progress", stack.prefix);
+    // Far more at once than fred's default message channel (32) holds.
+    let pipeline = client.pipeline();
+    for i in 0..BURST {
+        let event = serde_json::json!({
+            "course_id": course.to_string(), "lesson_id": lesson.to_string(), "user_id": student.to_string(),
+            "completed": true, "completed_lessons": i, "total_lessons": 40, "percent": 0.0,
+            "at": chrono::Utc::now().to_rfc3339(),
+        });
+        let _: () = pipeline
+            .publish(&channel, event.to_string())
+            .await
+            .expect("queued");
+    }
+    let _: Vec<u64> = pipeline.all().await.expect("published");
+    let events = probe.events_within(Duration::from_secs(5)).await;
+    let progress = events
+        .iter()
+        .filter(|e| e["name"] == "progress:updated")
+        .count();
+    assert_eq!(progress, BURST, "every event of the burst arrives");
+    assert!(
+        events.iter().all(|e| e["name"] != "resync"),
+        "no lag, so no resync"
+    );
+}
