@@ -83,10 +83,79 @@ where
     T::deserialize(d).map(Some)
 }
 
+/// `deserialize_with` for integer fields: a JSON number with no fractional part,
+/// written `42` or `42.0` (JSON Schema counts both as integers, and so do
+/// clients in languages whose numbers are floats), within `i32`.
+pub fn whole<'de, D>(d: D) -> Result<i32, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    use serde::de::Error;
+    let n = serde_json::Number::deserialize(d)?;
+    let whole = match (n.as_i64(), n.as_f64()) {
+        (Some(i), _) => i32::try_from(i).ok(),
+        #[expect(clippy::cast_possible_truncation, reason = "range-checked just before")]
+        (None, Some(f))
+            if f.fract() == 0.0 && (f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(&f) =>
+        {
+            Some(f as i32)
+        }
+        _ => None,
+    };
+    whole.ok_or_else(|| {
+        D::Error::custom(format!(
+            "expected a whole number that fits 32 bits, got {n}"
+        ))
+    })
+}
+
+/// [`whole`] for PATCH fields (see [`present`]).
+pub fn present_whole<'de, D>(d: D) -> Result<Option<i32>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    whole(d).map(Some)
+}
+
+/// [`whole`] for optional fields where `null` means "not given".
+pub fn optional_whole<'de, D>(d: D) -> Result<Option<i32>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    #[derive(serde::Deserialize)]
+    struct Whole(#[serde(deserialize_with = "whole")] i32);
+    Ok(Option::<Whole>::deserialize(d)?.map(|w| w.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Numbers {
+        #[serde(deserialize_with = "whole")]
+        a: i32,
+        #[serde(default, deserialize_with = "optional_whole")]
+        b: Option<i32>,
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_as_floats() {
+        let n: Numbers = serde_json::from_str(r#"{"a": 42.0, "b": null}"#).unwrap();
+        assert_eq!(n, Numbers { a: 42, b: None });
+        let n: Numbers = serde_json::from_str(r#"{"a": -7, "b": 3.0}"#).unwrap();
+        assert_eq!(n, Numbers { a: -7, b: Some(3) });
+        for bad in [
+            r#"{"a": 1.5}"#,
+            r#"{"a": 1e10}"#,
+            r#"{"a": 2147483648}"#,
+            r#"{"a": "1"}"#,
+            r#"{"a": 1, "b": 0.1}"#,
+        ] {
+            assert!(serde_json::from_str::<Numbers>(bad).is_err(), "{bad}");
+        }
+    }
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod cached;
 pub mod config;
 pub mod error;
+pub mod fallback;
 pub mod invalidate;
 pub mod json;
 pub mod metrics;

@@ -42,8 +42,10 @@ pub struct Paging {
 #[into_params(parameter_in = Query)]
 pub struct PagingQuery {
     /// 1-based page number (1..=100000, default 1).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100000)]
     pub page: Option<String>,
     /// Items per page (1..=100, default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub per_page: Option<String>,
 }
 

@@ -80,6 +80,7 @@ impl Application {
 fn serve(listener: TcpListener, state: AppState, grace: Duration) -> anyhow::Result<Server> {
     let metrics = web::Data::new(skillup_common::telemetry::prometheus());
     let openapi = web::Data::new(OpenApiJson(crate::openapi::render()));
+    let known_routes = web::Data::new(crate::fallback::KnownRoutes::from_openapi());
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
@@ -88,6 +89,7 @@ fn serve(listener: TcpListener, state: AppState, grace: Duration) -> anyhow::Res
             .app_data(state.clone())
             .app_data(metrics.clone())
             .app_data(openapi.clone())
+            .app_data(known_routes.clone())
             .app_data(web::PathConfig::default().error_handler(|err, _| {
                 actix_web::error::InternalError::from_response(
                     err.to_string(),
@@ -110,9 +112,7 @@ fn serve(listener: TcpListener, state: AppState, grace: Duration) -> anyhow::Res
             .configure(routes::session::routes)
             .service(crate::metrics::metrics_text)
             .service(openapi_json)
-            .default_service(web::to(|| async {
-                error_response(StatusCode::NOT_FOUND, "not_found", "no such route")
-            }))
+            .default_service(web::to(crate::fallback::fallback))
     })
     .disable_signals()
     .shutdown_timeout(grace.as_secs())

@@ -37,29 +37,54 @@ const DERIVED_SLUG_ATTEMPTS: usize = 4;
 #[serde(deny_unknown_fields)]
 pub struct NewCourseInput {
     /// 1–200 characters (trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub title: String,
     /// At most 20 000 characters; default empty.
+    #[schema(
+        max_length = 20000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     #[serde(default)]
     pub description: String,
     /// 0–100 000 000; default 0.
-    #[serde(default)]
+    #[schema(minimum = 0, maximum = 100000000)]
+    #[serde(default, deserialize_with = "crate::json::whole")]
     pub price_cents: i32,
     /// 3–80 characters of `a-z`, `0-9` and single hyphens; derived from the title
     /// when absent or null.
+    #[schema(min_length = 3, max_length = 80, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
     #[serde(default)]
     pub slug: Option<String>,
 }
 
 /// `PATCH /api/courses/{id}` body: at least one field; `null` is refused.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(min_properties = 1)]
 #[serde(deny_unknown_fields)]
 pub struct CoursePatch {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        nullable = false
+    )]
     #[serde(default, deserialize_with = "present")]
     pub title: Option<String>,
+    #[schema(
+        max_length = 20000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$",
+        nullable = false
+    )]
     #[serde(default, deserialize_with = "present")]
     pub description: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[schema(minimum = 0, maximum = 100000000, nullable = false)]
+    #[serde(default, deserialize_with = "crate::json::present_whole")]
     pub price_cents: Option<i32>,
+    #[schema(nullable = false)]
     #[serde(default, deserialize_with = "present")]
     pub published: Option<bool>,
 }

@@ -32,19 +32,33 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct NewModuleInput {
     /// 1–200 characters (trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub title: String,
     /// 0–1 000 000; default: after the last module.
-    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000000)]
+    #[serde(default, deserialize_with = "crate::json::optional_whole")]
     pub position: Option<i32>,
 }
 
 /// `PATCH /api/modules/{id}` body: at least one field; `null` is refused.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(min_properties = 1)]
 #[serde(deny_unknown_fields)]
 pub struct ModulePatch {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        nullable = false
+    )]
     #[serde(default, deserialize_with = "present")]
     pub title: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[schema(minimum = 0, maximum = 1000000, nullable = false)]
+    #[serde(default, deserialize_with = "crate::json::present_whole")]
     pub position: Option<i32>,
 }
 
@@ -53,24 +67,40 @@ pub struct ModulePatch {
 #[serde(deny_unknown_fields)]
 pub struct NewLessonInput {
     /// 1–200 characters (trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub title: String,
     /// 0–1 000 000; default: after the module's last lesson.
-    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000000)]
+    #[serde(default, deserialize_with = "crate::json::optional_whole")]
     pub position: Option<i32>,
     /// 0–604 800; default 0.
-    #[serde(default)]
+    #[schema(minimum = 0, maximum = 604800)]
+    #[serde(default, deserialize_with = "crate::json::whole")]
     pub duration_seconds: i32,
 }
 
 /// `PATCH /api/lessons/{id}` body: at least one field; `null` is refused.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(min_properties = 1)]
 #[serde(deny_unknown_fields)]
 pub struct LessonPatch {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        nullable = false
+    )]
     #[serde(default, deserialize_with = "present")]
     pub title: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[schema(minimum = 0, maximum = 1000000, nullable = false)]
+    #[serde(default, deserialize_with = "crate::json::present_whole")]
     pub position: Option<i32>,
-    #[serde(default, deserialize_with = "present")]
+    #[schema(minimum = 0, maximum = 604800, nullable = false)]
+    #[serde(default, deserialize_with = "crate::json::present_whole")]
     pub duration_seconds: Option<i32>,
 }
 

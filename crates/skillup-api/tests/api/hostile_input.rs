@@ -56,3 +56,27 @@ async fn long_and_odd_paths_are_never_a_server_error() {
         assert!(res.status().is_client_error(), "{path}: {}", res.status());
     }
 }
+
+#[tokio::test]
+async fn known_paths_with_other_methods_are_405_with_allow() {
+    let app = spawn_app().await;
+    for (method, path, allow) in [
+        ("TRACE", "/api/auth/logout", "POST"),
+        ("PUT", "/api/courses", "GET, POST"),
+        ("POST", "/health", "GET"),
+        ("DELETE", "/api/me", "GET"),
+    ] {
+        let res = app
+            .client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", app.address),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "{method} {path}");
+        assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+        assert_eq!(error_code(res).await, "method_not_allowed");
+    }
+}
