@@ -21,7 +21,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 log "building skillup-realtime (release)"
 cargo build --release -p skillup-realtime -p skillupctl
-"$ROOT/target/release/skillupctl" db create >/dev/null
+"$TARGET_DIR/release/skillupctl" db create >/dev/null
 
 mkdir -p .run/bench
 pids=()
@@ -34,7 +34,7 @@ run_bench() { # label url pid prefix
 }
 
 log "ours: skillup-realtime on :5101"
-REDIS_KEY_PREFIX=bench-rt: PORT=5101 RUST_LOG=warn "$ROOT/target/release/skillup-realtime" &
+REDIS_KEY_PREFIX=bench-rt: PORT=5101 RUST_LOG=warn "$TARGET_DIR/release/skillup-realtime" &
 pids+=($!); ours=$!
 wait_for_port 127.0.0.1 5101 skillup-realtime
 run_bench skillup-realtime http://127.0.0.1:5101 "$ours" bench-rt:

@@ -23,7 +23,7 @@ ensure_npm_deps "$ROOT/crates/skillup-realtime/web"
 profile="${PROFILE:-debug}"
 log "building the binaries ($profile)"
 if [ "$profile" = release ]; then cargo build --release --bins; else cargo build --bins; fi
-bin="$ROOT/target/$profile"
+bin="$TARGET_DIR/$profile"
 
 "$bin/skillupctl" db create
 "$bin/skillupctl" db migrate
@@ -80,7 +80,7 @@ cat <<MSG
     instructor-1  $instructor
 
   Try:  curl -i http://127.0.0.1:$API_PORT/api/courses?per_page=3
-        target/$profile/skillupctl demo progress   # marks a lesson of student-1: watch the demo page
+        $bin/skillupctl demo progress   # marks a lesson of student-1: watch the demo page
         psql "$DATABASE_URL" -c "UPDATE courses SET title = 'Edited in psql' WHERE slug = 'course-1'"
         (the cached course and listing are invalidated within milliseconds)
 

@@ -23,7 +23,7 @@ if ! command -v schemathesis >/dev/null 2>&1; then
 fi
 
 cargo build -q --bin skillup-api --bin skillupctl
-bin="$ROOT/target/debug"
+bin="$TARGET_DIR/debug"
 psql "${DATABASE_URL%/*}/postgres" -qc "DROP DATABASE IF EXISTS skillup_schemathesis WITH (FORCE)" >/dev/null 2>&1 || true
 "$bin/skillupctl" db create >/dev/null
 "$bin/skillupctl" db seed --courses 20 >/dev/null

@@ -2,6 +2,8 @@
 # Source it; it does nothing on its own.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# Where cargo puts binaries (honours CARGO_TARGET_DIR).
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 warn() { printf '\033[1;33mwarning:\033[0m %s\n' "$*" >&2; }
