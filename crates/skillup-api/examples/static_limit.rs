@@ -14,12 +14,19 @@ async fn main() -> std::io::Result<()> {
     let file = args.next().expect("BODY_FILE");
     let port: u16 = args.next().and_then(|p| p.parse().ok()).expect("PORT");
     let body = web::Bytes::from(std::fs::read(&file)?);
-    println!("serving {} bytes from {file} on 127.0.0.1:{port}", body.len());
+    println!(
+        "serving {} bytes from {file} on 127.0.0.1:{port}",
+        body.len()
+    );
     HttpServer::new(move || {
         let body = body.clone();
         App::new().default_service(web::to(move || {
             let body = body.clone();
-            async move { HttpResponse::Ok().content_type("application/json").body(body) }
+            async move {
+                HttpResponse::Ok()
+                    .content_type("application/json")
+                    .body(body)
+            }
         }))
     })
     .bind(("127.0.0.1", port))?

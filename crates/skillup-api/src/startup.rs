@@ -64,16 +64,47 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
+        let stats = tokio::spawn(log_cache_stats(self.state.cache.clone(), CACHE_STATS_EVERY));
         tokio::select! {
             res = server => { res.context("server task")?.context("server")?; }
             () = shutdown => {
                 handle.stop(true).await;
             }
         }
+        stats.abort();
         self.state.cache.quit(self.grace).await;
         self.state.db.close().await;
         tracing::info!("skillup-api stopped");
         Ok(())
+    }
+}
+
+/// How often the cache counters are logged.
+const CACHE_STATS_EVERY: Duration = Duration::from_secs(60);
+
+/// Logs the cache hit ratio every minute while there is traffic, the line
+/// operators of the original Node design watch (`/metrics` has the same counters).
+async fn log_cache_stats(cache: Cache, every: Duration) {
+    let mut last = cache.counters();
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let now = cache.counters();
+        let (hits, misses) = (now.hits - last.hits, now.misses - last.misses);
+        if hits + misses > 0 || now.errors > last.errors {
+            #[expect(clippy::cast_precision_loss, reason = "a ratio for humans")]
+            let ratio = hits as f64 / (hits + misses).max(1) as f64;
+            tracing::info!(
+                hits,
+                misses,
+                errors = now.errors - last.errors,
+                hit_ratio = format!("{:.1}%", ratio * 100.0),
+                total_hit_ratio = format!("{:.1}%", now.hit_ratio * 100.0),
+                "cache stats since the last line"
+            );
+        }
+        last = now;
     }
 }
 
@@ -119,4 +150,69 @@ fn serve(listener: TcpListener, state: AppState, grace: Duration) -> anyhow::Res
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_hit_ratio_is_logged_each_interval_that_had_traffic() {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let redis = skillup_testkit::redis_config(
+            &skillup_testkit::redis_url(),
+            &skillup_testkit::unique_prefix(),
+        );
+        let cache = Cache::connect(&redis).await.unwrap();
+        let key = cache.keys().course(skillup_common::CourseId::new_random());
+        let every = Duration::from_millis(300);
+        let task = tokio::spawn(log_cache_stats(cache.clone(), every));
+        tokio::task::yield_now().await;
+        for _ in 0..4 {
+            cache
+                .get_or_load(&key, Duration::from_secs(60), || async {
+                    Ok::<_, ()>(Some(skillup_cache::Bytes::from_static(b"x")))
+                })
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(every * 2 + every / 2).await;
+        task.abort();
+        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains("cache stats")).collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "one line for the interval with traffic, none for the idle one: {text}"
+        );
+        assert!(
+            lines[0].contains("hits=3") && lines[0].contains("misses=1"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].contains(r#"hit_ratio="75.0%""#), "{}", lines[0]);
+    }
 }
