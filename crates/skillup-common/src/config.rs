@@ -78,6 +78,25 @@ where
     }
 }
 
+/// An integer setting of at least `min`, `default` when unset; anything else names
+/// the variable. For services' own settings beyond the shared sections.
+pub fn integer_at_least(
+    env: &dyn EnvSource,
+    var: &'static str,
+    default: u64,
+    min: u64,
+) -> Result<u64, ConfigError> {
+    let value: u64 = parse_or(env, var, default)?;
+    if value < min {
+        return Err(invalid(
+            var,
+            &value.to_string(),
+            format!("must be at least {min}"),
+        ));
+    }
+    Ok(value)
+}
+
 /// A number of seconds that must be at least 1.
 fn seconds_or(
     env: &dyn EnvSource,
@@ -411,6 +430,19 @@ mod tests {
         assert!(err.to_string().starts_with("PORT="), "{err}");
         let err = LogConfig::from_env(&env(&[("LOG_FORMAT", "xml")]), "x").unwrap_err();
         assert!(err.to_string().starts_with("LOG_FORMAT="), "{err}");
+    }
+
+    #[test]
+    fn service_integers_have_defaults_and_floors() {
+        assert_eq!(integer_at_least(&env(&[]), "X_BATCH", 500, 1).unwrap(), 500);
+        assert_eq!(
+            integer_at_least(&env(&[("X_BATCH", " 7 ")]), "X_BATCH", 500, 1).unwrap(),
+            7
+        );
+        for bad in ["0", "-1", "many", "1.5"] {
+            let err = integer_at_least(&env(&[("X_BATCH", bad)]), "X_BATCH", 500, 1).unwrap_err();
+            assert!(err.to_string().starts_with("X_BATCH="), "{err}");
+        }
     }
 
     #[test]

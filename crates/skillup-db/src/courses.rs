@@ -104,10 +104,7 @@ struct OutlineRow {
 /// Callers decide who may see an unpublished course. Two statements run in one
 /// transaction so the outline and the header are read from one snapshot.
 pub async fn detail(pool: &PgPool, id: CourseId) -> Result<Option<CourseDetail>, DbError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = crate::pool::begin_snapshot(pool).await?;
     let Some(row): Option<DetailRow> = sqlx::query_as(
         "SELECT c.id, c.slug, c.title, c.description, c.price_cents, c.published, \
                 p.id AS instructor_id, p.display_name AS instructor_name, \

@@ -51,3 +51,15 @@ pub async fn create_database_if_missing(cfg: &DatabaseConfig) -> Result<bool, Db
         }
     }
 }
+
+/// A read-only `REPEATABLE READ` transaction: several statements that must see one
+/// snapshot (a course and its outline, a profile and its enrollments).
+pub async fn begin_snapshot(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, DbError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}

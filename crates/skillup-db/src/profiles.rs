@@ -154,10 +154,7 @@ struct EnrollmentRow {
 
 /// The `/api/me` snapshot of `id`, read from one snapshot; `None` if no such profile.
 pub async fn me(pool: &PgPool, id: UserId) -> Result<Option<Me>, DbError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = crate::pool::begin_snapshot(pool).await?;
     let Some(row): Option<ProfileRow> = sqlx::query_as(PROFILE_COLUMNS)
         .bind(id.0)
         .fetch_optional(&mut *tx)

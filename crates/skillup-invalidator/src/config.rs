@@ -1,7 +1,9 @@
 use std::time::Duration;
 
 use skillup_common::ConfigError;
-use skillup_common::config::{DatabaseConfig, EnvSource, HttpConfig, LogConfig, RedisConfig};
+use skillup_common::config::{
+    DatabaseConfig, EnvSource, HttpConfig, LogConfig, RedisConfig, integer_at_least,
+};
 
 /// Everything `skillup-invalidator` reads from the environment.
 #[derive(Debug, Clone)]
@@ -40,39 +42,30 @@ impl Default for WorkerSettings {
     }
 }
 
-fn number(
-    env: &dyn EnvSource,
-    var: &'static str,
-    default: u64,
-    min: u64,
-) -> Result<u64, ConfigError> {
-    let Some(raw) = env.var(var) else {
-        return Ok(default);
-    };
-    match raw.trim().parse::<u64>() {
-        Ok(v) if v >= min => Ok(v),
-        _ => Err(ConfigError::Invalid {
-            var,
-            value: raw,
-            reason: format!("must be an integer of at least {min}"),
-        }),
-    }
-}
-
 impl WorkerSettings {
     pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
         let d = Self::default();
         Ok(Self {
-            batch_size: u32::try_from(number(
+            batch_size: u32::try_from(integer_at_least(
                 env,
                 "INVALIDATOR_BATCH_SIZE",
                 u64::from(d.batch_size),
                 1,
             )?)
             .unwrap_or(u32::MAX),
-            poll_interval: Duration::from_millis(number(env, "INVALIDATOR_POLL_MS", 1000, 10)?),
-            retention: Duration::from_secs(number(env, "INVALIDATOR_RETENTION_SECS", 3600, 0)?),
-            max_backoff: Duration::from_millis(number(
+            poll_interval: Duration::from_millis(integer_at_least(
+                env,
+                "INVALIDATOR_POLL_MS",
+                1000,
+                10,
+            )?),
+            retention: Duration::from_secs(integer_at_least(
+                env,
+                "INVALIDATOR_RETENTION_SECS",
+                3600,
+                0,
+            )?),
+            max_backoff: Duration::from_millis(integer_at_least(
                 env,
                 "INVALIDATOR_MAX_BACKOFF_MS",
                 5000,

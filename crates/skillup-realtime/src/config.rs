@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use skillup_common::ConfigError;
 use skillup_common::config::{
-    DatabaseConfig, EnvSource, HttpConfig, JwtConfig, LogConfig, RedisConfig,
+    DatabaseConfig, EnvSource, HttpConfig, JwtConfig, LogConfig, RedisConfig, integer_at_least,
 };
 
 /// Everything `skillup-realtime` reads from the environment.
@@ -33,20 +33,6 @@ pub struct SocketSettings {
     pub ping_timeout: Duration,
 }
 
-fn number(env: &dyn EnvSource, var: &'static str, default: u64) -> Result<u64, ConfigError> {
-    let Some(raw) = env.var(var) else {
-        return Ok(default);
-    };
-    match raw.trim().parse::<u64>() {
-        Ok(v) if v > 0 => Ok(v),
-        _ => Err(ConfigError::Invalid {
-            var,
-            value: raw,
-            reason: "must be a positive integer".to_owned(),
-        }),
-    }
-}
-
 impl RealtimeConfig {
     pub const DEFAULT_PORT: u16 = 5001;
 
@@ -58,17 +44,19 @@ impl RealtimeConfig {
             jwt: JwtConfig::from_env(env)?,
             log: LogConfig::from_env(env, "skillup-realtime")?,
             sockets: SocketSettings {
-                max_buffer: usize::try_from(number(env, "REALTIME_MAX_BUFFER", 256)?)
+                max_buffer: usize::try_from(integer_at_least(env, "REALTIME_MAX_BUFFER", 256, 1)?)
                     .unwrap_or(usize::MAX),
-                ping_interval: Duration::from_millis(number(
+                ping_interval: Duration::from_millis(integer_at_least(
                     env,
                     "REALTIME_PING_INTERVAL_MS",
                     25_000,
+                    1,
                 )?),
-                ping_timeout: Duration::from_millis(number(
+                ping_timeout: Duration::from_millis(integer_at_least(
                     env,
                     "REALTIME_PING_TIMEOUT_MS",
                     20_000,
+                    1,
                 )?),
             },
             web_dir: env.var("REALTIME_WEB_DIR").map_or_else(
