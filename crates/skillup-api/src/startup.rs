@@ -6,16 +6,18 @@ use std::future::Future;
 use std::net::TcpListener;
 use std::time::Duration;
 
+use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::StatusCode;
-use actix_web::middleware::from_fn;
+use actix_web::http::header;
+use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use skillup_cache::Cache;
 use skillup_common::auth::JwtKeys;
 use tracing_actix_web::TracingLogger;
 
-use crate::config::ApiConfig;
+use crate::config::{ApiConfig, CorsOrigins};
 use crate::error::error_response;
 use crate::openapi::{OpenApiJson, openapi_json};
 use crate::routes;
@@ -45,7 +47,12 @@ impl Application {
         let listener = TcpListener::bind((config.http.host, config.http.port))
             .with_context(|| format!("binding {}:{}", config.http.host, config.http.port))?;
         let port = listener.local_addr()?.port();
-        let server = serve(listener, state.clone(), config.http.shutdown_grace)?;
+        let server = serve(
+            listener,
+            state.clone(),
+            config.http.shutdown_grace,
+            config.cors.clone(),
+        )?;
         tracing::info!(port, "skillup-api listening");
         Ok(Self {
             port,
@@ -108,7 +115,38 @@ async fn log_cache_stats(cache: Cache, every: Duration) {
     }
 }
 
-fn serve(listener: TcpListener, state: AppState, grace: Duration) -> anyhow::Result<Server> {
+/// The CORS middleware `CORS_ORIGINS` asks for (see [`CorsOrigins`]): the API's
+/// methods, the `Authorization` and `Content-Type` request headers, `X-Cache`
+/// readable by scripts, preflights cached 10 minutes, never credentials.
+fn cors(origins: &CorsOrigins) -> Cors {
+    let base = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([crate::cached::X_CACHE])
+        .max_age(600);
+    match origins {
+        CorsOrigins::Disabled => base,
+        CorsOrigins::Any => base.allow_any_origin().send_wildcard(),
+        CorsOrigins::List(list) => list
+            .iter()
+            .fold(base, |cors, origin| cors.allowed_origin(origin)),
+    }
+}
+
+/// Headers every response carries: no MIME sniffing, no framing, no referrer.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+}
+
+fn serve(
+    listener: TcpListener,
+    state: AppState,
+    grace: Duration,
+    origins: CorsOrigins,
+) -> anyhow::Result<Server> {
     let metrics = web::Data::new(skillup_common::telemetry::prometheus());
     let openapi = web::Data::new(OpenApiJson(crate::openapi::render()));
     let known_routes = web::Data::new(crate::fallback::KnownRoutes::from_openapi());
@@ -116,6 +154,11 @@ fn serve(listener: TcpListener, state: AppState, grace: Duration) -> anyhow::Res
     let server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(crate::metrics::record))
+            .wrap(security_headers())
+            .wrap(Condition::new(
+                origins != CorsOrigins::Disabled,
+                cors(&origins),
+            ))
             .wrap(TracingLogger::default())
             .app_data(state.clone())
             .app_data(metrics.clone())

@@ -26,6 +26,7 @@ fn bad_values_name_the_variable() {
         ("DATABASE_URL", "mysql://x@y/z"),
         ("PORT", "eighty"),
         ("LOG_FORMAT", "xml"),
+        ("CORS_ORIGINS", "ftp://x.example"),
     ] {
         let (code, stderr) = run_with(var, value);
         assert_eq!(code, 2, "{var}={value}: {stderr}");

@@ -44,6 +44,7 @@ async fn health_redis_reports_server_stats_and_cache_counters() {
 async fn redis_down_degrades_but_every_read_still_answers() {
     let app = spawn_app_with(Options {
         redis_url: dead_redis_url(),
+        ..Options::default()
     })
     .await;
     let health = app.get("/health").await;

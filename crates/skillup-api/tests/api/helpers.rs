@@ -25,12 +25,15 @@ pub struct TestApp {
 
 pub struct Options {
     pub redis_url: String,
+    /// `CORS_ORIGINS`, unset by default.
+    pub cors_origins: Option<&'static str>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             redis_url: redis_url(),
+            cors_origins: None,
         }
     }
 }
@@ -45,7 +48,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .await
         .expect("seed");
     let prefix = unique_prefix();
-    let env: HashMap<&str, &str> = [
+    let mut env: HashMap<&str, &str> = [
         ("DATABASE_URL", db.url.as_str()),
         ("REDIS_URL", options.redis_url.as_str()),
         ("REDIS_KEY_PREFIX", prefix.as_str()),
@@ -56,6 +59,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     ]
     .into_iter()
     .collect();
+    if let Some(origins) = options.cors_origins {
+        env.insert("CORS_ORIGINS", origins);
+    }
     let config = ApiConfig::from_env(&env).expect("test config is valid");
     let app = Application::build(config).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());

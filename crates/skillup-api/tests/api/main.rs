@@ -14,3 +14,4 @@ mod me;
 mod openapi;
 mod progress;
 mod redis_down;
+mod security;

@@ -13,6 +13,7 @@ use crate::helpers::{
 async fn writes_fail_closed_with_a_clear_message() {
     let app = spawn_app_with(Options {
         redis_url: dead_redis_url(),
+        ..Options::default()
     })
     .await;
     let course = TestApp::course_path(1);
@@ -49,6 +50,7 @@ async fn writes_fail_closed_with_a_clear_message() {
 async fn signed_in_reads_fail_open_from_postgres() {
     let app = spawn_app_with(Options {
         redis_url: dead_redis_url(),
+        ..Options::default()
     })
     .await;
     let student = token(seed::student_id(1));
