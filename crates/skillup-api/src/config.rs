@@ -1,6 +1,6 @@
 use skillup_common::ConfigError;
 use skillup_common::config::{
-    DatabaseConfig, EnvSource, HttpConfig, JwtConfig, LogConfig, RedisConfig,
+    DatabaseConfig, EnvSource, HttpConfig, JwtConfig, LogConfig, NearCacheConfig, RedisConfig,
 };
 
 /// Everything `skillup-api` reads from the environment.
@@ -9,6 +9,8 @@ pub struct ApiConfig {
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub redis: RedisConfig,
+    /// `CACHE_L1_MB`, `CACHE_L1_MAX_LAG_MS`: the in-process near cache.
+    pub near_cache: NearCacheConfig,
     pub jwt: JwtConfig,
     pub log: LogConfig,
     /// `CORS_ORIGINS`: which browser origins may call the API.
@@ -71,6 +73,7 @@ impl ApiConfig {
             http: HttpConfig::from_env(env, Self::DEFAULT_PORT)?,
             database: DatabaseConfig::from_env(env)?,
             redis: RedisConfig::from_env(env)?,
+            near_cache: NearCacheConfig::from_env(env)?,
             jwt: JwtConfig::from_env(env)?,
             log: LogConfig::from_env(env, "skillup-api")?,
             cors: CorsOrigins::from_env(env)?,

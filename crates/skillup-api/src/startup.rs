@@ -38,7 +38,9 @@ impl Application {
         skillup_db::migrate::run(&db)
             .await
             .with_context(|| format!("applying migrations on {}", config.database.url))?;
-        let cache = Cache::connect(&config.redis).await.context("REDIS_URL")?;
+        let cache = Cache::connect_with_near_cache(&config.redis, &config.near_cache)
+            .await
+            .context("REDIS_URL")?;
         let state = AppState {
             db,
             cache,

@@ -10,11 +10,12 @@ use fred::prelude::*;
 use fred::types::scan::Scanner;
 use futures_util::{FutureExt, StreamExt};
 use serde::Serialize;
-use skillup_common::config::RedisConfig;
+use skillup_common::config::{NearCacheConfig, RedisConfig};
 
 use crate::CacheError;
 use crate::flight::Flights;
 use crate::keys::{CacheKey, Keys};
+use crate::near::NearCache;
 use crate::scripts;
 use crate::stats::{CacheCounters, Counters, RedisInfo};
 
@@ -72,12 +73,41 @@ struct Inner {
     /// Whether fills check the guard generation. Only tests that prove the check
     /// matters turn it off.
     guard_fills: bool,
+    /// The in-process near cache (L1), when configured (see [`crate::near`]).
+    near: Option<Arc<NearCache>>,
 }
 
 impl Cache {
     /// Connects (see [`crate::client::connect`]: returns even while Redis is down).
     pub async fn connect(cfg: &RedisConfig) -> Result<Self, CacheError> {
         Ok(Self::new(crate::client::connect(cfg).await?, cfg))
+    }
+
+    /// Connects with an in-process near cache (L1) in front of Redis, when `near`
+    /// enables one and Redis is not a cluster (there L1 stays off: see the README).
+    /// The client speaks RESP3, which client tracking needs.
+    pub async fn connect_with_near_cache(
+        cfg: &RedisConfig,
+        near: &NearCacheConfig,
+    ) -> Result<Self, CacheError> {
+        if !near.is_enabled() {
+            return Self::connect(cfg).await;
+        }
+        let client = crate::client::connect_tracking(cfg).await?;
+        Ok(Self::with_near_cache(client, cfg, near))
+    }
+
+    /// Wraps `client` (built by [`crate::client::tracking_builder`]) with an L1 of
+    /// `near`'s size; a client that cannot track (RESP2, cluster) gets none.
+    pub fn with_near_cache(client: Client, cfg: &RedisConfig, near: &NearCacheConfig) -> Self {
+        let l1 = (near.is_enabled()
+            && client.protocol_version() == fred::types::RespVersion::RESP3
+            && !client.is_clustered())
+        .then(|| NearCache::start(&client, near));
+        if near.is_enabled() && l1.is_none() {
+            tracing::warn!("near cache needs a RESP3, non-cluster client: L1 stays off");
+        }
+        Self::build(client, cfg, true, l1)
     }
 
     /// Wraps an already built client.
@@ -92,6 +122,15 @@ impl Cache {
     /// invalidation); it exists so a test can show the race is real.
     #[doc(hidden)]
     pub fn with_fill_guard(client: Client, cfg: &RedisConfig, guard_fills: bool) -> Self {
+        Self::build(client, cfg, guard_fills, None)
+    }
+
+    fn build(
+        client: Client,
+        cfg: &RedisConfig,
+        guard_fills: bool,
+        near: Option<Arc<NearCache>>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 client,
@@ -103,6 +142,7 @@ impl Cache {
                 counters: Counters::default(),
                 flights: Flights::default(),
                 guard_fills,
+                near,
             }),
         }
     }
@@ -137,6 +177,20 @@ impl Cache {
 
     pub fn counters(&self) -> CacheCounters {
         self.inner.counters.snapshot()
+    }
+
+    /// Whether this cache has an L1 and it may answer now (Redis proven reachable
+    /// and tracking within the max lag).
+    pub fn near_cache_ready(&self) -> bool {
+        self.inner.near.as_ref().is_some_and(|n| n.is_fresh())
+    }
+
+    /// Entries and bytes held by the L1 (zeros without one).
+    pub fn near_cache_size(&self) -> (usize, u64) {
+        self.inner
+            .near
+            .as_ref()
+            .map_or((0, 0), |n| (n.len(), n.weight()))
     }
 
     /// Runs one Redis call: refused at once when disconnected, bounded by
@@ -200,8 +254,20 @@ impl Cache {
         Fut: Future<Output = Result<Option<Bytes>, E>> + Send + 'static,
         E: Send + Sync + 'static,
     {
+        let near = self.inner.near.as_deref();
+        if let Some(value) = near.and_then(|n| n.get(key.as_str())) {
+            self.inner.counters.near_hit();
+            return Ok(Lookup {
+                value: Some(value),
+                status: CacheStatus::Hit,
+            });
+        }
+        let ticket = near.and_then(|n| n.ticket(key.as_str()));
         let redis_up = match self.get(key).await {
             Ok(Some(value)) => {
+                if let (Some(near), Some(ticket)) = (near, ticket) {
+                    near.insert(key.as_str(), value.clone(), ticket);
+                }
                 self.inner.counters.hit();
                 return Ok(Lookup {
                     value: Some(value),
@@ -293,6 +359,21 @@ impl Cache {
         if keys.is_empty() {
             return Ok(0);
         }
+        self.evict_near(keys.iter().map(CacheKey::as_str));
+        let deleted = self.invalidate_in_redis(keys).await;
+        // Again once Redis confirmed: an answer read just before the delete may
+        // have entered L1 while it ran (its push is applied here too).
+        self.evict_near(keys.iter().map(CacheKey::as_str));
+        deleted
+    }
+
+    fn evict_near<'a>(&self, keys: impl IntoIterator<Item = &'a str>) {
+        if let Some(near) = &self.inner.near {
+            near.evict(keys);
+        }
+    }
+
+    async fn invalidate_in_redis(&self, keys: &[CacheKey]) -> Result<u64, CacheError> {
         let ttl = GUARD_TTL_SECS.to_string();
         if self.inner.client.is_clustered() {
             // A script's keys must share a slot: one call per entry and its guard.
@@ -339,8 +420,12 @@ impl Cache {
     /// Deletes one key (no generation bump). Returns whether it existed.
     pub async fn delete(&self, key: &CacheKey) -> Result<bool, CacheError> {
         self.inner.flights.detach(key.as_str());
-        let n: u64 = self.call(self.inner.client.unlink(key.as_str())).await?;
-        Ok(n > 0)
+        self.evict_near([key.as_str()]);
+        let n = self
+            .call(self.inner.client.unlink::<u64, _>(key.as_str()))
+            .await;
+        self.evict_near([key.as_str()]);
+        Ok(n? > 0)
     }
 
     /// Deletes every key matching `pattern` with `SCAN` + `UNLINK` in batches
@@ -357,7 +442,12 @@ impl Cache {
                 CacheError::Redis(e)
             })?;
             if let Some(keys) = page.take_results().filter(|k| !k.is_empty()) {
-                deleted += self.call(self.inner.client.unlink::<u64, _>(keys)).await?;
+                let names: Vec<String> =
+                    keys.iter().map(|k| k.as_str_lossy().into_owned()).collect();
+                self.evict_near(names.iter().map(String::as_str));
+                let n = self.call(self.inner.client.unlink::<u64, _>(keys)).await;
+                self.evict_near(names.iter().map(String::as_str));
+                deleted += n?;
             }
             page.next();
         }

@@ -39,11 +39,30 @@ pub fn builder(cfg: &RedisConfig) -> Result<Builder, CacheError> {
     Ok(builder)
 }
 
+/// [`builder`] for a client whose connection tracks the keys it reads (Redis
+/// client-side caching, which the near cache needs): RESP3, and room for bursts of
+/// invalidation pushes between two reads of the push stream.
+pub fn tracking_builder(cfg: &RedisConfig) -> Result<Builder, CacheError> {
+    let mut builder = builder(cfg)?;
+    builder
+        .with_config(|c| c.version = fred::types::RespVersion::RESP3)
+        .with_performance_config(|p| p.broadcast_channel_capacity = 4096);
+    Ok(builder)
+}
+
 /// Builds the client and starts its connection task. Waits up to
 /// [`FIRST_CONNECT_WAIT`] for Redis, then returns either way: a client that is not
 /// connected yet keeps reconnecting in the background.
 pub async fn connect(cfg: &RedisConfig) -> Result<Client, CacheError> {
-    let client = builder(cfg)?.build()?;
+    start(builder(cfg)?.build()?, cfg).await
+}
+
+/// [`connect`] with a [`tracking_builder`] client.
+pub async fn connect_tracking(cfg: &RedisConfig) -> Result<Client, CacheError> {
+    start(tracking_builder(cfg)?.build()?, cfg).await
+}
+
+async fn start(client: Client, cfg: &RedisConfig) -> Result<Client, CacheError> {
     let _task = client.connect();
     match tokio::time::timeout(FIRST_CONNECT_WAIT, client.wait_for_connect()).await {
         Ok(Ok(())) => tracing::info!(url = %cfg.url, "connected to redis"),

@@ -4,6 +4,7 @@
 //! - [`client`]: turning `REDIS_*` config into one fred client with a reconnect policy.
 //! - [`Cache`] ([`cache`]): get / set / get_or_load (cache-aside with single flight and
 //!   generation-checked fills) / invalidate / delete_pattern / stats.
+//! - [`near`]: the in-process near cache (L1), coherent through Redis client tracking.
 //! - [`stats`]: process counters and the Redis `INFO` figures `/health/redis` shows.
 //!
 //! Degradation is the contract: when Redis is down or slower than
@@ -15,6 +16,7 @@ pub mod client;
 mod error;
 mod flight;
 pub mod keys;
+pub mod near;
 mod scripts;
 pub mod stats;
 

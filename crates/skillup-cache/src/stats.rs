@@ -8,6 +8,7 @@ use serde::Serialize;
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub hits: AtomicU64,
+    pub near_hits: AtomicU64,
     pub misses: AtomicU64,
     pub errors: AtomicU64,
 }
@@ -16,6 +17,13 @@ impl Counters {
     pub fn hit(&self) {
         self.hits.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("cache_hits_total").increment(1);
+    }
+
+    /// A hit answered by the in-process near cache (counted as a hit too).
+    pub fn near_hit(&self) {
+        self.hit();
+        self.near_hits.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("cache_l1_hits_total").increment(1);
     }
 
     pub fn miss(&self) {
@@ -34,6 +42,7 @@ impl Counters {
         let lookups = hits + misses;
         CacheCounters {
             hits,
+            near_hits: self.near_hits.load(Ordering::Relaxed),
             misses,
             errors: self.errors.load(Ordering::Relaxed),
             #[expect(clippy::cast_precision_loss, reason = "a ratio for humans")]
@@ -49,7 +58,10 @@ impl Counters {
 /// A snapshot of the process counters.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
 pub struct CacheCounters {
+    /// Hits, whether answered by L1 or Redis.
     pub hits: u64,
+    /// The hits the in-process near cache (L1) answered without Redis.
+    pub near_hits: u64,
     pub misses: u64,
     /// Redis calls that failed or timed out (the caller was served from the database).
     pub errors: u64,

@@ -2,6 +2,7 @@
 //! test, or a private `redis-server` for outages.
 
 mod degradation;
+mod near;
 mod operations;
 mod single_flight;
 mod stale_fills;

@@ -1,7 +1,9 @@
 //! Concurrent readers (through the real cache path) and writers, with the worker
 //! running; after quiescence no cached value may differ from the database. The
 //! same run with the fill guard switched off must find stale values, which shows
-//! the check is what prevents them.
+//! the check is what prevents them. With the guard on, the reading caches also
+//! run their near cache (L1, as the API does), and what each one answers after
+//! quiescence must equal the database too.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +12,7 @@ use std::time::Duration;
 use rand::Rng;
 use skillup_cache::{Bytes, Cache};
 use skillup_common::CourseId;
+use skillup_common::config::NearCacheConfig;
 use skillup_db::seed;
 use skillup_testkit::{eventually, redis_config};
 
@@ -29,20 +32,33 @@ async fn title(pool: &sqlx::PgPool, id: CourseId) -> String {
         .expect("course exists")
 }
 
-/// Runs the mixed load and returns the ids of courses whose cached title differs
-/// from the database's after quiescence.
+/// Runs the mixed load and returns the ids of courses whose cached title (in
+/// Redis, or as answered by a reading cache's L1) differs from the database's
+/// after quiescence.
 async fn run(stack: &Stack, guard_fills: bool) -> Vec<CourseId> {
     let ids: Arc<Vec<CourseId>> = Arc::new((1..=COURSES).map(seed::course_id).collect());
     let stop_writers = Arc::new(AtomicBool::new(false));
     let stop_readers = Arc::new(AtomicBool::new(false));
     let mut readers = Vec::new();
+    let mut caches = Vec::new();
     for _ in 0..CACHES {
-        // One cache per simulated API process: its own client and single-flight map.
+        // One cache per simulated API process: its own client, single-flight map
+        // and, with the guard on, its own L1.
         let config = redis_config(&stack.redis_url, &stack.prefix);
-        let client = skillup_cache::client::connect_now(&config)
-            .await
-            .expect("redis");
-        let cache = Cache::with_fill_guard(client, &config, guard_fills);
+        let cache = if guard_fills {
+            let near =
+                NearCacheConfig::from_env(&std::collections::HashMap::<String, String>::new())
+                    .expect("defaults");
+            Cache::connect_with_near_cache(&config, &near)
+                .await
+                .expect("redis")
+        } else {
+            let client = skillup_cache::client::connect_now(&config)
+                .await
+                .expect("redis");
+            Cache::with_fill_guard(client, &config, guard_fills)
+        };
+        caches.push(cache.clone());
         for _ in 0..READERS_PER_CACHE {
             let (cache, ids, stop, pool) = (
                 cache.clone(),
@@ -113,11 +129,32 @@ async fn run(stack: &Stack, guard_fills: bool) -> Vec<CourseId> {
     for id in ids.iter() {
         let key = stack.cache.keys().course(*id);
         let cached = stack.cache.get(&key).await.expect("redis");
+        let fresh = title(&stack.db.pool, *id).await;
         if let Some(cached) = cached
-            && cached != title(&stack.db.pool, *id).await.as_bytes()
+            && cached != fresh.as_bytes()
         {
             stale.push(*id);
         }
+        for cache in caches.iter().filter(|_| guard_fills) {
+            let pool = stack.db.pool.clone();
+            let id = *id;
+            let answered = cache
+                .get_or_load(&key, Duration::from_secs(60), move || async move {
+                    Ok::<_, ()>(Some(Bytes::from(title(&pool, id).await)))
+                })
+                .await
+                .expect("loader does not fail");
+            if answered.value.as_deref() != Some(fresh.as_bytes()) {
+                stale.push(id);
+            }
+        }
+    }
+    if guard_fills {
+        let l1_hits: u64 = caches.iter().map(|c| c.counters().near_hits).sum();
+        assert!(
+            l1_hits > 0,
+            "no reader was answered by L1: the run proves nothing about it"
+        );
     }
     stale
 }

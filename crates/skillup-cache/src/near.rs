@@ -1,0 +1,323 @@
+//! The in-process near cache (L1) in front of Redis, kept coherent with Redis
+//! client-side caching (RESP3 `CLIENT TRACKING`).
+//!
+//! How it stays coherent:
+//! - The client connection tracks every key it reads: Redis pushes an
+//!   `invalidate` message on that same connection when a key this process has
+//!   read is modified, deleted, expired or evicted (by anyone: the invalidator,
+//!   another API process, `skillupctl cache clear`, this process).
+//! - Only values just read from Redis with `GET` enter L1, never the values this
+//!   process stores (a fill's own `SET` pushes an invalidation for the key).
+//! - A value is inserted only if no invalidation touched its key's slot between
+//!   the moment before the `GET` was sent and the insert ([`Ticket`]), and the
+//!   pushes already received are applied under the same lock first. Because a
+//!   push for a change made after the `GET` ran arrives after the `GET`'s reply
+//!   on the same connection, every change either refuses the insert or evicts it.
+//! - A heartbeat (`CLIENT TRACKINGINFO`, every [`NearCache::HEARTBEAT`]) proves
+//!   that the connection is alive and tracking; pushes sent before its reply have
+//!   then been received. L1 answers only while the last proof is younger than
+//!   `CACHE_L1_MAX_LAG_MS`: a frozen or partitioned Redis, a reconnect (tracking
+//!   off until re-enabled) or a lagging push stream turns L1 off and empties it.
+//!
+//! So an L1 answer is never older than Redis by more than the max lag, and in the
+//! normal case by the push's travel time (well under a millisecond on a LAN).
+//! `FLUSHALL`/`FLUSHDB` are the exception: Redis announces them with a null
+//! invalidation that fred drops, so after one L1 keeps serving what it holds
+//! until those keys are written again or leave L1; flush with `skillupctl cache
+//! clear` (per-key `UNLINK`s) instead.
+
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fred::clients::Client;
+use fred::interfaces::{ClientInterface, ClientLike, EventInterface, TrackingInterface};
+use fred::types::Value;
+use fred::types::client::Invalidation;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache as Entries;
+use skillup_common::config::NearCacheConfig;
+use tokio::sync::broadcast::Receiver;
+use tokio::sync::broadcast::error::TryRecvError;
+
+/// Epoch slots: an invalidation bumps its key's slot and refuses inserts of every
+/// key in the slot whose `GET` was in flight meanwhile (a rare, harmless refusal).
+const SLOTS: usize = 4096;
+
+/// The bytes an entry costs: key, value and the bookkeeping around them.
+#[derive(Clone, Copy)]
+struct ByBytes;
+
+impl Weighter<String, Bytes> for ByBytes {
+    fn weight(&self, key: &String, value: &Bytes) -> u64 {
+        (key.len() + value.len() + 96) as u64
+    }
+}
+
+/// Taken before a `GET` is sent; the insert of its answer succeeds only if the
+/// key's slot saw no invalidation since.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ticket {
+    slot: usize,
+    epoch: u64,
+}
+
+pub(crate) struct NearCache {
+    entries: Entries<String, Bytes, ByBytes>,
+    epochs: Box<[AtomicU64]>,
+    hasher: RandomState,
+    /// The push stream, drained under this lock by inserts, evictions and the
+    /// heartbeat, so "pushes received so far" are applied before any decision.
+    pushes: Mutex<Receiver<Invalidation>>,
+    /// Microseconds after `base` at which the last heartbeat was sent whose reply
+    /// said tracking is on (0: none since the last reset).
+    proven_at: AtomicU64,
+    base: Instant,
+    max_lag: Duration,
+    tracking: AtomicBool,
+}
+
+impl NearCache {
+    /// How often the heartbeat proves the connection is alive and tracking.
+    pub const HEARTBEAT: Duration = Duration::from_millis(100);
+
+    /// Creates the near cache for `client` (RESP3) and starts its heartbeat task,
+    /// which enables tracking and keeps it on across reconnects. The task ends when
+    /// the near cache is dropped or the client quits.
+    pub fn start(client: &Client, config: &NearCacheConfig) -> Arc<Self> {
+        let capacity = config.capacity_bytes;
+        let near = Arc::new(Self {
+            // quick_cache sizes its tables from an item estimate; 4 KiB per entry
+            // is about a course detail.
+            entries: Entries::with_weighter(
+                usize::try_from(capacity / 4096)
+                    .unwrap_or(usize::MAX)
+                    .max(16),
+                capacity,
+                ByBytes,
+            ),
+            epochs: (0..SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            hasher: RandomState::new(),
+            pushes: Mutex::new(client.invalidation_rx()),
+            proven_at: AtomicU64::new(0),
+            base: Instant::now(),
+            max_lag: config.max_lag,
+            tracking: AtomicBool::new(false),
+        });
+        tokio::spawn(maintain(Arc::downgrade(&near), client.clone()));
+        near
+    }
+
+    /// The value of `key` if L1 holds it and the last heartbeat is recent enough.
+    pub fn get(&self, key: &str) -> Option<Bytes> {
+        if !self.is_fresh() {
+            return None;
+        }
+        self.entries.get(key)
+    }
+
+    /// Whether L1 may answer now.
+    pub fn is_fresh(&self) -> bool {
+        let proven = self.proven_at.load(Ordering::Acquire);
+        proven != 0 && self.micros_now().saturating_sub(proven) < micros(self.max_lag)
+    }
+
+    /// Call before sending the `GET` whose answer may be inserted; `None` while
+    /// tracking is off (nothing read now would be tracked).
+    pub fn ticket(&self, key: &str) -> Option<Ticket> {
+        if !self.tracking.load(Ordering::Acquire) {
+            return None;
+        }
+        let slot = self.slot(key);
+        Some(Ticket {
+            slot,
+            epoch: self.epochs[slot].load(Ordering::Acquire),
+        })
+    }
+
+    /// Inserts `value`, just read from Redis, unless an invalidation may have
+    /// touched `key` since `ticket` was taken.
+    pub fn insert(&self, key: &str, value: Bytes, ticket: Ticket) {
+        let mut pushes = self.lock();
+        self.apply_pushes(&mut pushes);
+        if self.epochs[ticket.slot].load(Ordering::Acquire) == ticket.epoch
+            && self.tracking.load(Ordering::Acquire)
+        {
+            self.entries.insert(key.to_owned(), value);
+        }
+    }
+
+    /// Drops `keys` and refuses inserts of answers read before now.
+    pub fn evict<'a>(&self, keys: impl IntoIterator<Item = &'a str>) {
+        let mut pushes = self.lock();
+        self.apply_pushes(&mut pushes);
+        for key in keys {
+            self.evict_locked(key);
+        }
+    }
+
+    /// How many bytes L1 holds (weights as counted against the capacity).
+    pub fn weight(&self) -> u64 {
+        self.entries.weight()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn evict_locked(&self, key: &str) {
+        self.epochs[self.slot(key)].fetch_add(1, Ordering::AcqRel);
+        self.entries.remove(key);
+    }
+
+    /// Empties L1 and refuses every insert whose `GET` was sent before now.
+    fn reset(&self, pushes: &mut Receiver<Invalidation>) {
+        self.proven_at.store(0, Ordering::Release);
+        for epoch in &self.epochs {
+            epoch.fetch_add(1, Ordering::AcqRel);
+        }
+        self.entries.clear();
+        // What was queued is covered by the reset.
+        *pushes = pushes.resubscribe();
+    }
+
+    fn apply_pushes(&self, pushes: &mut Receiver<Invalidation>) {
+        loop {
+            match pushes.try_recv() {
+                Ok(invalidation) => {
+                    for key in &invalidation.keys {
+                        if let Some(key) = key.as_str() {
+                            self.evict_locked(key);
+                        }
+                    }
+                }
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "near cache push stream lagged; emptying L1");
+                    metrics::counter!("cache_l1_resets_total").increment(1);
+                    self.reset(pushes);
+                    return;
+                }
+                Err(TryRecvError::Closed) => {
+                    self.tracking.store(false, Ordering::Release);
+                    self.reset(pushes);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Receiver<Invalidation>> {
+        self.pushes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn slot(&self, key: &str) -> usize {
+        // The modulo keeps the value below SLOTS, so the cast cannot truncate.
+        #[expect(clippy::cast_possible_truncation, reason = "reduced modulo SLOTS")]
+        let slot = (self.hasher.hash_one(key) % SLOTS as u64) as usize;
+        slot
+    }
+
+    fn micros_now(&self) -> u64 {
+        micros(self.base.elapsed()).max(1)
+    }
+
+    /// One heartbeat: proves tracking is on (then the pushes received so far are
+    /// applied and L1 may answer for `max_lag`), or turns it on after a reset.
+    async fn heartbeat(&self, client: &Client) {
+        let sent = self.micros_now();
+        let wait = self.max_lag.min(Duration::from_secs(1));
+        let info = tokio::time::timeout(wait, client.client_trackinginfo::<Value>()).await;
+        match info {
+            Ok(Ok(info)) if tracking_is_on(&info) && self.tracking.load(Ordering::Acquire) => {
+                let mut pushes = self.lock();
+                self.apply_pushes(&mut pushes);
+                if self.tracking.load(Ordering::Acquire) {
+                    self.proven_at.fetch_max(sent, Ordering::AcqRel);
+                }
+            }
+            Ok(Ok(_)) => {
+                // A new connection (tracking is per connection) or the first beat:
+                // nothing read before now is tracked.
+                self.turn_off();
+                let started = tokio::time::timeout(
+                    wait,
+                    client.start_tracking(Vec::<String>::new(), false, false, false, false),
+                )
+                .await;
+                match started {
+                    Ok(Ok(())) => {
+                        tracing::info!("near cache: client tracking on");
+                        self.tracking.store(true, Ordering::Release);
+                    }
+                    Ok(Err(e)) => tracing::warn!(error = %e, "near cache: CLIENT TRACKING failed"),
+                    Err(_) => tracing::debug!("near cache: CLIENT TRACKING timed out"),
+                }
+            }
+            Ok(Err(e)) => tracing::debug!(error = %e, "near cache heartbeat failed"),
+            Err(_) => tracing::debug!("near cache heartbeat timed out"),
+        }
+    }
+
+    fn turn_off(&self) {
+        let mut pushes = self.lock();
+        self.tracking.store(false, Ordering::Release);
+        self.reset(&mut pushes);
+    }
+}
+
+/// The heartbeat loop; it also applies pushes as they arrive (so the push stream
+/// does not lag between beats), and a reconnect turns L1 off at once (the next
+/// beat turns tracking back on).
+async fn maintain(near: Weak<NearCache>, client: Client) {
+    let mut reconnects = client.reconnect_rx();
+    let mut arrivals = client.invalidation_rx();
+    let mut ticker = tokio::time::interval(NearCache::HEARTBEAT);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                let Some(near) = near.upgrade() else { return };
+                if client.is_connected() {
+                    near.heartbeat(&client).await;
+                }
+            }
+            arrival = arrivals.recv() => {
+                let Some(near) = near.upgrade() else { return };
+                if matches!(arrival, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    near.turn_off();
+                    return;
+                }
+                near.evict([]);
+            }
+            event = reconnects.recv() => {
+                let Some(near) = near.upgrade() else { return };
+                match event {
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => near.turn_off(),
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                        near.turn_off();
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether a `CLIENT TRACKINGINFO` reply lists the `on` flag.
+fn tracking_is_on(info: &Value) -> bool {
+    let Value::Map(map) = info else {
+        return false;
+    };
+    map.iter().any(|(field, value)| {
+        field.as_str().is_some_and(|f| f == "flags")
+            && matches!(value, Value::Array(flags)
+                if flags.iter().any(|f| f.as_str().is_some_and(|f| f == "on")))
+    })
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
