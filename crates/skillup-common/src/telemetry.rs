@@ -28,6 +28,26 @@ pub fn init_tracing(cfg: &LogConfig) -> Result<(), tracing_subscriber::util::Try
     }
 }
 
+/// How often histogram samples are folded into their buckets.
+const METRICS_UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Histogram samples wait in a queue until upkeep folds them into buckets; without
+/// it the queue grows with every request until `/metrics` is scraped (measured:
+/// tens of MB after a few million requests). A plain thread, so no runtime is needed.
+fn spawn_upkeep(handle: metrics_exporter_prometheus::PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".to_owned())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(METRICS_UPKEEP_EVERY);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "metrics upkeep thread not started");
+    }
+}
+
 /// The process's Prometheus recorder, installed on first use.
 ///
 /// A metrics recorder is process-global by nature; tests that start several apps in
@@ -46,7 +66,10 @@ pub fn prometheus() -> metrics_exporter_prometheus::PrometheusHandle {
                 )
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             match builder.install_recorder() {
-                Ok(handle) => handle,
+                Ok(handle) => {
+                    spawn_upkeep(handle.clone());
+                    handle
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "a metrics recorder is already installed; /metrics will be empty");
                     PrometheusBuilder::new().build_recorder().handle()
