@@ -1,6 +1,13 @@
 //! JWTs as Supabase issues them: HS256 with `JWT_SECRET`, `sub` = profile id,
 //! `exp` required, `email` and `session_id` optional.
 //!
+//! Rules (all a 401 in the API, `unauthorized` in the realtime handshake): the
+//! header must say HS256 (`none`, HS384/HS512 and every asymmetric algorithm are
+//! refused, whatever the signature), the signature must match, `exp` and `sub`
+//! (a uuid) are required, `exp` has no leeway, and a token that claims to come
+//! from the future — `iat` or `nbf` more than [`MAX_CLOCK_SKEW_SECS`] ahead of
+//! this server's clock — is refused.
+//!
 //! Verification lives here so the API and the realtime service apply exactly the
 //! same rules; `skillupctl token` uses [`JwtKeys::mint`] for development tokens.
 
@@ -25,6 +32,9 @@ pub struct Claims {
     /// Issued at, seconds since the epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
+    /// Not before, seconds since the epoch (Supabase does not set it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Supabase's session id; logout revokes it (else the token's hash).
@@ -67,9 +77,16 @@ pub enum TokenError {
     Expired,
     #[error("the token signature is invalid")]
     BadSignature,
+    #[error("the token is dated in the future (iat or nbf)")]
+    FromTheFuture,
     #[error("the token is malformed: {0}")]
     Malformed(String),
 }
+
+/// How far ahead of this server's clock a token's `iat` or `nbf` may be: the
+/// clock skew tolerated between the issuer (Supabase) and us. Anything later is a
+/// token minted with a wrong clock or forged to outlive its issuer's rotation.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 60;
 
 /// Signing and verification keys derived once from `JWT_SECRET`.
 #[derive(Clone)]
@@ -94,16 +111,24 @@ impl JwtKeys {
         }
     }
 
-    /// Checks signature, algorithm (HS256 only) and expiry.
+    /// Checks algorithm (HS256 only), signature, expiry and that the token is not
+    /// dated in the future (see the module doc).
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         use jsonwebtoken::errors::ErrorKind;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 ErrorKind::InvalidSignature => TokenError::BadSignature,
                 _ => TokenError::Malformed(e.to_string()),
-            })
+            })?;
+        let latest = chrono::Utc::now()
+            .timestamp()
+            .saturating_add(MAX_CLOCK_SKEW_SECS);
+        if claims.iat.into_iter().chain(claims.nbf).any(|t| t > latest) {
+            return Err(TokenError::FromTheFuture);
+        }
+        Ok(claims)
     }
 
     /// Mints a token for `user` valid for `ttl`, as Supabase would issue it.
@@ -113,6 +138,7 @@ impl JwtKeys {
             sub: user.0,
             exp: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
             iat: Some(now),
+            nbf: None,
             email: None,
             session_id,
         };
@@ -161,6 +187,39 @@ mod tests {
         let no_exp = keys("a").sign(&serde_json::json!({"sub": user.0}));
         assert!(matches!(
             keys("a").verify(&no_exp),
+            Err(TokenError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn tokens_dated_more_than_a_minute_ahead_are_refused() {
+        let k = keys("s");
+        let user = UserId::new_random();
+        let now = chrono::Utc::now().timestamp();
+        let exp = now + 3600;
+        for (claim, offset, ok) in [
+            ("iat", 0, true),
+            ("iat", -86_400, true),
+            ("iat", MAX_CLOCK_SKEW_SECS - 5, true),
+            ("iat", MAX_CLOCK_SKEW_SECS + 5, false),
+            ("iat", 10 * 365 * 86_400, false),
+            ("nbf", MAX_CLOCK_SKEW_SECS - 5, true),
+            ("nbf", MAX_CLOCK_SKEW_SECS + 5, false),
+        ] {
+            let token =
+                k.sign(&serde_json::json!({"sub": user.0, "exp": exp, claim: now + offset}));
+            let got = k.verify(&token);
+            if ok {
+                assert!(got.is_ok(), "{claim} now{offset:+}: {got:?}");
+            } else {
+                assert_eq!(got, Err(TokenError::FromTheFuture), "{claim} now{offset:+}");
+            }
+        }
+        let huge = k.sign(&serde_json::json!({"sub": user.0, "exp": exp, "iat": i64::MAX}));
+        assert_eq!(k.verify(&huge), Err(TokenError::FromTheFuture));
+        let not_a_number = k.sign(&serde_json::json!({"sub": user.0, "exp": exp, "iat": "now"}));
+        assert!(matches!(
+            k.verify(&not_a_number),
             Err(TokenError::Malformed(_))
         ));
     }
