@@ -148,12 +148,29 @@ fn missing_state() -> ApiError {
 }
 
 /// Reads and checks the bearer token, if any: signature and algorithm (HS256),
-/// expiry (`exp` required), then revocation.
+/// expiry (`exp` required), then revocation. Every 401 it answers spends the
+/// client address's failure budget, and past it becomes a 429
+/// ([`crate::auth_failures`]).
 async fn authenticate(req: &HttpRequest) -> Result<Option<Session>, ApiError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let token = value
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(missing_state)?;
+    match check_header(state, value, req.method()).await {
+        Err(refusal @ ApiError::Unauthorized(_)) => Err(state
+            .auth_failures
+            .refuse(crate::auth_failures::client_key(req), refusal)),
+        other => other.map(Some),
+    }
+}
+
+/// The token of an `Authorization` value: `Bearer <token>`, the scheme in any
+/// case, the token non-empty once trimmed; else 401. (Whether the token is one
+/// is for [`JwtKeys::verify`](skillup_common::auth::JwtKeys::verify).)
+pub fn bearer_token(value: &header::HeaderValue) -> Result<&str, ApiError> {
+    value
         .to_str()
         .ok()
         .and_then(|v| v.split_once(' '))
@@ -162,20 +179,25 @@ async fn authenticate(req: &HttpRequest) -> Result<Option<Session>, ApiError> {
         .filter(|token| !token.is_empty())
         .ok_or_else(|| {
             ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".to_owned())
-        })?;
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(missing_state)?;
+        })
+}
+
+async fn check_header(
+    state: &AppState,
+    value: &header::HeaderValue,
+    method: &Method,
+) -> Result<Session, ApiError> {
+    let token = bearer_token(value)?;
     let claims = state
         .jwt
         .verify(token)
         .map_err(|e| ApiError::Unauthorized(format!("invalid token: {e}")))?;
     let revocation_id = claims.revocation_id(token);
-    check_not_revoked(state, &revocation_id, req.method()).await?;
-    Ok(Some(Session {
+    check_not_revoked(state, &revocation_id, method).await?;
+    Ok(Session {
         claims,
         revocation_id,
-    }))
+    })
 }
 
 /// 401 if the session was revoked. When Redis cannot answer: 503 for writes,

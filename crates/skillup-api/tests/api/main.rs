@@ -2,6 +2,7 @@
 //! Redis prefix per test.
 
 mod auth;
+mod auth_failures;
 mod authoring;
 mod bodies;
 mod config;
