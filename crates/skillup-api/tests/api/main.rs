@@ -3,6 +3,7 @@
 
 mod auth;
 mod auth_failures;
+mod authorization;
 mod authoring;
 mod bodies;
 mod config;
