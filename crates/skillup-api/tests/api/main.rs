@@ -3,8 +3,8 @@
 
 mod auth;
 mod auth_failures;
-mod authorization;
 mod authoring;
+mod authorization;
 mod bodies;
 mod config;
 mod courses;
@@ -16,4 +16,5 @@ mod me;
 mod openapi;
 mod progress;
 mod redis_down;
+mod redis_keys;
 mod security;
