@@ -118,13 +118,21 @@ pub fn dead_redis_url() -> String {
 pub struct PrivateRedis {
     pub port: u16,
     child: Option<Child>,
+    /// Extra `redis-server` arguments, kept for restarts.
+    extra: Vec<String>,
 }
 
 impl PrivateRedis {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A private server with extra arguments, e.g. `["--requirepass", "pw"]`.
+    pub fn start_with(extra: &[&str]) -> Self {
         let mut redis = Self {
             port: free_port(),
             child: None,
+            extra: extra.iter().map(|a| (*a).to_owned()).collect(),
         };
         redis.restart();
         redis
@@ -147,6 +155,7 @@ impl PrivateRedis {
                 "--appendonly",
                 "no",
             ])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -12,6 +12,7 @@ mod enrollments;
 mod health;
 mod helpers;
 mod hostile_input;
+mod leaks;
 mod me;
 mod openapi;
 mod progress;
