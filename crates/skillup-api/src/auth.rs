@@ -226,3 +226,61 @@ async fn check_not_revoked(state: &AppState, sid: &str, method: &Method) -> Resu
 fn is_read(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD)
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use skillup_common::auth::JwtKeys;
+    use skillup_common::config::JwtConfig;
+
+    use super::*;
+
+    fn keys() -> JwtKeys {
+        JwtKeys::new(&JwtConfig {
+            secret: "s".to_owned().into(),
+        })
+    }
+
+    /// What `bearer_token` should take from a header, written independently:
+    /// `<scheme> <rest>` with the scheme `bearer` in any case and the rest
+    /// non-empty once trimmed.
+    fn expected(value: &str) -> Option<&str> {
+        let space = value.find(' ')?;
+        let (scheme, rest) = (&value[..space], value[space + 1..].trim());
+        (scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty()).then_some(rest)
+    }
+
+    proptest! {
+        /// Any header value a client can send (any bytes HTTP allows) is parsed
+        /// without panicking, as [`expected`] says, and what it yields never
+        /// verifies unless it is a token this secret signed.
+        #[test]
+        fn any_authorization_header_parses_as_documented(
+            bytes in prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..200),
+                "(?i:bearer)[ \t]{0,3}[ -~]{0,120}".prop_map(String::into_bytes),
+            ]
+        ) {
+            let Ok(value) = header::HeaderValue::from_bytes(&bytes) else {
+                return Ok(());
+            };
+            let got = bearer_token(&value).ok();
+            prop_assert_eq!(got, value.to_str().ok().and_then(expected));
+            if let Some(token) = got {
+                prop_assert!(keys().verify(token).is_err());
+            }
+        }
+
+        #[test]
+        fn a_valid_token_in_any_bearer_spelling_is_found(
+            scheme in "(?i:bearer)",
+            pad in "[ \t]{0,3}",
+        ) {
+            let token = keys().mint(UserId::new_random(), std::time::Duration::from_secs(60), None);
+            let value = header::HeaderValue::from_str(&format!("{scheme} {pad}{token}{pad}")).unwrap();
+            let found = bearer_token(&value).unwrap();
+            prop_assert_eq!(found, token.as_str());
+            prop_assert!(keys().verify(found).is_ok());
+        }
+    }
+}

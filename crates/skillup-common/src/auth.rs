@@ -245,4 +245,87 @@ mod tests {
         assert_eq!(id, sha256_hex(&token));
         assert_ne!(id, k.verify(&other).unwrap().revocation_id(&other));
     }
+
+    /// Property tests (`PROPTEST_CASES`, default 256): whatever text arrives as a
+    /// token, verification never panics and accepts only what this secret signed
+    /// under the rules.
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+        fn now() -> i64 {
+            chrono::Utc::now().timestamp()
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_text_is_never_a_token(text in any::<String>()) {
+                prop_assert!(keys("s").verify(&text).is_err());
+            }
+
+            #[test]
+            fn jwt_shaped_noise_is_never_a_token(
+                text in "[A-Za-z0-9_-]{0,80}\\.[A-Za-z0-9_-]{0,200}\\.[A-Za-z0-9_-]{0,60}"
+            ) {
+                prop_assert!(keys("s").verify(&text).is_err());
+            }
+
+            /// Any one-character change to a valid token breaks it: header,
+            /// claims and signature are all covered by the HMAC, and base64url
+            /// decoding is canonical.
+            #[test]
+            fn a_token_changed_anywhere_is_refused(at in any::<prop::sample::Index>(), with in 0..B64.len() + 1) {
+                let k = keys("s");
+                let token = k.mint(UserId::new_random(), Duration::from_secs(600), Some("sid".into()));
+                let i = at.index(token.len());
+                let replacement = if with == B64.len() { b'.' } else { B64[with] };
+                prop_assume!(token.as_bytes()[i] != replacement);
+                let mut bytes = token.into_bytes();
+                bytes[i] = replacement;
+                let changed = String::from_utf8(bytes).unwrap();
+                prop_assert!(k.verify(&changed).is_err(), "accepted {changed}");
+            }
+
+            /// Signed with the right secret, claims are accepted exactly when
+            /// `sub` is a uuid, `exp` is in the future and `iat` is not more than
+            /// the skew ahead.
+            #[test]
+            fn signed_claims_are_accepted_exactly_by_the_rules(
+                sub in prop_oneof![
+                    Just(Uuid::new_v4().to_string()),
+                    any::<String>(),
+                    "[0-9a-f-]{36}",
+                ],
+                exp_offset in prop_oneof![-100_000i64..100_000, any::<i64>().prop_map(|x| x / 4)],
+                iat_offset in proptest::option::of(prop_oneof![-1_000i64..1_000, any::<i64>().prop_map(|x| x / 4)]),
+            ) {
+                let k = keys("s");
+                let now = now();
+                let exp = now.saturating_add(exp_offset);
+                let mut claims = serde_json::json!({"sub": sub, "exp": exp});
+                if let Some(iat) = iat_offset {
+                    claims["iat"] = now.saturating_add(iat).into();
+                }
+                let token = k.sign(&claims);
+                // One second of slack either side: the clock may tick between
+                // signing and verifying.
+                let sub_ok = Uuid::try_parse(&sub).is_ok();
+                let exp_ok = exp_offset > 1;
+                let exp_bad = exp_offset < -1;
+                let iat_ok = iat_offset.is_none_or(|o| o <= MAX_CLOCK_SKEW_SECS - 1);
+                let iat_bad = iat_offset.is_some_and(|o| o > MAX_CLOCK_SKEW_SECS + 1);
+                let got = k.verify(&token);
+                if sub_ok && exp_ok && iat_ok {
+                    prop_assert!(got.is_ok(), "{claims}: {got:?}");
+                }
+                if !sub_ok || exp_bad || iat_bad {
+                    prop_assert!(got.is_err(), "{claims} accepted");
+                }
+                prop_assert!(keys("other").verify(&token).is_err());
+            }
+        }
+    }
 }
