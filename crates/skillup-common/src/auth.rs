@@ -315,7 +315,7 @@ mod tests {
                 let sub_ok = Uuid::try_parse(&sub).is_ok();
                 let exp_ok = exp_offset > 1;
                 let exp_bad = exp_offset < -1;
-                let iat_ok = iat_offset.is_none_or(|o| o <= MAX_CLOCK_SKEW_SECS - 1);
+                let iat_ok = iat_offset.is_none_or(|o| o < MAX_CLOCK_SKEW_SECS);
                 let iat_bad = iat_offset.is_some_and(|o| o > MAX_CLOCK_SKEW_SECS + 1);
                 let got = k.verify(&token);
                 if sub_ok && exp_ok && iat_ok {

@@ -32,7 +32,7 @@ async fn assert_limited(res: reqwest::Response, max: u64) {
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry_after: u64 = res.headers()["retry-after"]
         .to_str()
-        .unwrap()
+        .expect("an ASCII header")
         .parse()
         .expect("Retry-After is whole seconds");
     assert!(

@@ -36,7 +36,7 @@ const INTERNALS: [&str; 16] = [
 /// Asserts `status` and the error body, and that it names nothing internal.
 async fn assert_clean(res: reqwest::Response, status: u16, what: &str) {
     assert_eq!(res.status(), status, "{what}");
-    let text = res.text().await.unwrap();
+    let text = res.text().await.expect("a body");
     let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{what}: {text}"));
     assert!(body["error"]["code"].is_string(), "{what}: {text}");
     let lower = text.to_lowercase();

@@ -27,9 +27,13 @@ async fn handshakes(url: &str, tokens: &[Option<String>]) -> Vec<Value> {
         .expect("node runs (scripts/test.sh installs node and tests/js/node_modules)");
     let mut stdin = child.stdin.take().expect("piped stdin");
     stdin
-        .write_all(serde_json::to_string(tokens).unwrap().as_bytes())
+        .write_all(
+            serde_json::to_string(tokens)
+                .expect("tokens serialize")
+                .as_bytes(),
+        )
         .await
-        .unwrap();
+        .expect("node reads stdin");
     drop(stdin);
     let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
         .await
