@@ -12,6 +12,11 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:5432/skillup_schemathesis"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 export REDIS_KEY_PREFIX="schemathesis:"
 export JWT_SECRET="schemathesis-secret"
+# Schemathesis sends bad tokens on purpose, hundreds of them from 127.0.0.1. With the
+# default budget of failed authentications (20 per 60 s per address) the run still
+# passes, but 8 of the 20 operations then mostly answer 429, which hides what their
+# cases would check. The limit has its own tests (tests/api/auth_failures.rs).
+export AUTH_FAILURE_LIMIT=1000000
 EXAMPLES="${SCHEMATHESIS_EXAMPLES:-50}"
 PORT_ST="${SCHEMATHESIS_PORT:-5090}"
 ensure_cargo
@@ -44,6 +49,11 @@ run() { # label seed [header]
     --checks all --workers 1 --no-color || status=1
 }
 run anonymous 1
-run student 2 -H "Authorization: Bearer $("$bin/skillupctl" token --as student)"
-run instructor 3 -H "Authorization: Bearer $("$bin/skillupctl" token --as instructor)"
+# Signed-in runs leave out logout: a generated POST /api/auth/logout revokes the run's
+# one token, and every later case of the run would only meet 401s (logout has its own
+# tests). They also skip ensure_resource_availability: a course is created as a draft,
+# and enrolling in a draft is a 404 by contract, which that check reads as a lost resource.
+signed_in=(--exclude-path /api/auth/logout --exclude-checks ensure_resource_availability)
+run student 2 "${signed_in[@]}" -H "Authorization: Bearer $("$bin/skillupctl" token --as student)"
+run instructor 3 "${signed_in[@]}" -H "Authorization: Bearer $("$bin/skillupctl" token --as instructor)"
 exit "$status"

@@ -148,12 +148,29 @@ fn missing_state() -> ApiError {
 }
 
 /// Reads and checks the bearer token, if any: signature and algorithm (HS256),
-/// expiry (`exp` required), then revocation.
+/// expiry (`exp` required), then revocation. Every 401 it answers spends the
+/// client address's failure budget, and past it becomes a 429
+/// ([`crate::auth_failures`]).
 async fn authenticate(req: &HttpRequest) -> Result<Option<Session>, ApiError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let token = value
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(missing_state)?;
+    match check_header(state, value, req.method()).await {
+        Err(refusal @ ApiError::Unauthorized(_)) => Err(state
+            .auth_failures
+            .refuse(crate::auth_failures::client_key(req), refusal)),
+        other => other.map(Some),
+    }
+}
+
+/// The token of an `Authorization` value: `Bearer <token>`, the scheme in any
+/// case, the token non-empty once trimmed; else 401. (Whether the token is one
+/// is for [`JwtKeys::verify`](skillup_common::auth::JwtKeys::verify).)
+pub fn bearer_token(value: &header::HeaderValue) -> Result<&str, ApiError> {
+    value
         .to_str()
         .ok()
         .and_then(|v| v.split_once(' '))
@@ -162,20 +179,25 @@ async fn authenticate(req: &HttpRequest) -> Result<Option<Session>, ApiError> {
         .filter(|token| !token.is_empty())
         .ok_or_else(|| {
             ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".to_owned())
-        })?;
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(missing_state)?;
+        })
+}
+
+async fn check_header(
+    state: &AppState,
+    value: &header::HeaderValue,
+    method: &Method,
+) -> Result<Session, ApiError> {
+    let token = bearer_token(value)?;
     let claims = state
         .jwt
         .verify(token)
         .map_err(|e| ApiError::Unauthorized(format!("invalid token: {e}")))?;
     let revocation_id = claims.revocation_id(token);
-    check_not_revoked(state, &revocation_id, req.method()).await?;
-    Ok(Some(Session {
+    check_not_revoked(state, &revocation_id, method).await?;
+    Ok(Session {
         claims,
         revocation_id,
-    }))
+    })
 }
 
 /// 401 if the session was revoked. When Redis cannot answer: 503 for writes,
@@ -203,4 +225,62 @@ async fn check_not_revoked(state: &AppState, sid: &str, method: &Method) -> Resu
 
 fn is_read(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use skillup_common::auth::JwtKeys;
+    use skillup_common::config::JwtConfig;
+
+    use super::*;
+
+    fn keys() -> JwtKeys {
+        JwtKeys::new(&JwtConfig {
+            secret: "s".to_owned().into(),
+        })
+    }
+
+    /// What `bearer_token` should take from a header, written independently:
+    /// `<scheme> <rest>` with the scheme `bearer` in any case and the rest
+    /// non-empty once trimmed.
+    fn expected(value: &str) -> Option<&str> {
+        let space = value.find(' ')?;
+        let (scheme, rest) = (&value[..space], value[space + 1..].trim());
+        (scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty()).then_some(rest)
+    }
+
+    proptest! {
+        /// Any header value a client can send (any bytes HTTP allows) is parsed
+        /// without panicking, as [`expected`] says, and what it yields never
+        /// verifies unless it is a token this secret signed.
+        #[test]
+        fn any_authorization_header_parses_as_documented(
+            bytes in prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..200),
+                "(?i:bearer)[ \t]{0,3}[ -~]{0,120}".prop_map(String::into_bytes),
+            ]
+        ) {
+            let Ok(value) = header::HeaderValue::from_bytes(&bytes) else {
+                return Ok(());
+            };
+            let got = bearer_token(&value).ok();
+            prop_assert_eq!(got, value.to_str().ok().and_then(expected));
+            if let Some(token) = got {
+                prop_assert!(keys().verify(token).is_err());
+            }
+        }
+
+        #[test]
+        fn a_valid_token_in_any_bearer_spelling_is_found(
+            scheme in "(?i:bearer)",
+            pad in "[ \t]{0,3}",
+        ) {
+            let token = keys().mint(UserId::new_random(), std::time::Duration::from_secs(60), None);
+            let value = header::HeaderValue::from_str(&format!("{scheme} {pad}{token}{pad}")).unwrap();
+            let found = bearer_token(&value).unwrap();
+            prop_assert_eq!(found, token.as_str());
+            prop_assert!(keys().verify(found).is_ok());
+        }
+    }
 }

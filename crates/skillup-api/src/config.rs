@@ -1,6 +1,10 @@
+use std::num::NonZeroU32;
+use std::time::Duration;
+
 use skillup_common::ConfigError;
 use skillup_common::config::{
     DatabaseConfig, EnvSource, HttpConfig, JwtConfig, LogConfig, NearCacheConfig, RedisConfig,
+    integer_at_least,
 };
 
 /// Everything `skillup-api` reads from the environment.
@@ -15,6 +19,49 @@ pub struct ApiConfig {
     pub log: LogConfig,
     /// `CORS_ORIGINS`: which browser origins may call the API.
     pub cors: CorsOrigins,
+    /// `AUTH_FAILURE_*`: the budget of failed authentications per client address.
+    pub auth_failures: AuthFailureConfig,
+}
+
+/// How many failed authentications (a 401 for a bad, expired or revoked token)
+/// one client address may cause per window before the next failures answer 429.
+///
+/// The budget is a GCRA bucket (the `governor` crate): `limit` failures at once,
+/// refilled at `limit` per `window`. Successful requests never spend it and are
+/// never refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthFailureConfig {
+    /// `AUTH_FAILURE_LIMIT` (default 20, at least 1).
+    pub limit: NonZeroU32,
+    /// `AUTH_FAILURE_WINDOW_SECS` (default 60, at least 1).
+    pub window: Duration,
+}
+
+impl AuthFailureConfig {
+    pub const DEFAULT_LIMIT: u64 = 20;
+    pub const DEFAULT_WINDOW_SECS: u64 = 60;
+
+    pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let raw = integer_at_least(env, "AUTH_FAILURE_LIMIT", Self::DEFAULT_LIMIT, 1)?;
+        let limit = u32::try_from(raw)
+            .ok()
+            .and_then(NonZeroU32::new)
+            .ok_or_else(|| ConfigError::Invalid {
+                var: "AUTH_FAILURE_LIMIT",
+                value: raw.to_string(),
+                reason: format!("must be at most {}", u32::MAX),
+            })?;
+        let window = integer_at_least(
+            env,
+            "AUTH_FAILURE_WINDOW_SECS",
+            Self::DEFAULT_WINDOW_SECS,
+            1,
+        )?;
+        Ok(Self {
+            limit,
+            window: Duration::from_secs(window),
+        })
+    }
 }
 
 /// `CORS_ORIGINS`: unset → no CORS headers at all (browsers keep cross-origin
@@ -77,6 +124,7 @@ impl ApiConfig {
             jwt: JwtConfig::from_env(env)?,
             log: LogConfig::from_env(env, "skillup-api")?,
             cors: CorsOrigins::from_env(env)?,
+            auth_failures: AuthFailureConfig::from_env(env)?,
         })
     }
 }
@@ -90,6 +138,29 @@ mod tests {
     fn cors(value: &str) -> Result<CorsOrigins, ConfigError> {
         let env: HashMap<&str, &str> = [("CORS_ORIGINS", value)].into_iter().collect();
         CorsOrigins::from_env(&env)
+    }
+
+    #[test]
+    fn auth_failure_settings_have_defaults_and_floors() {
+        let none = HashMap::<&str, &str>::new();
+        assert_eq!(
+            AuthFailureConfig::from_env(&none).unwrap(),
+            AuthFailureConfig {
+                limit: NonZeroU32::new(20).unwrap(),
+                window: Duration::from_secs(60),
+            }
+        );
+        for (var, bad) in [
+            ("AUTH_FAILURE_LIMIT", "0"),
+            ("AUTH_FAILURE_LIMIT", "many"),
+            ("AUTH_FAILURE_LIMIT", "4294967296"),
+            ("AUTH_FAILURE_WINDOW_SECS", "0"),
+            ("AUTH_FAILURE_WINDOW_SECS", "-1"),
+        ] {
+            let env: HashMap<&str, &str> = [(var, bad)].into_iter().collect();
+            let err = AuthFailureConfig::from_env(&env).unwrap_err();
+            assert!(err.to_string().starts_with(&format!("{var}=")), "{err}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use skillup_db::DbError;
@@ -27,6 +28,13 @@ pub enum ApiError {
     /// The request contradicts the current state: a taken slug, an existing enrollment (409).
     #[error("{0}")]
     Conflict(String),
+    /// The client address spent its budget of failed authentications (429, with
+    /// `Retry-After`); see [`crate::auth_failures`].
+    #[error(
+        "too many failed authentications from this address; retry in {} s",
+        retry_after_secs(*retry_after)
+    )]
+    TooManyRequests { retry_after: std::time::Duration },
     /// The body exceeds [`crate::json::MAX_BODY_BYTES`] (413).
     #[error(
         "the request body is larger than {} bytes",
@@ -58,6 +66,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::ServiceUnavailable(_) => "service_unavailable",
             Self::Database(e) if e.is_unavailable() => "service_unavailable",
             Self::Database(e) if is_conflict(e) => "conflict",
@@ -136,6 +145,7 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(e) if is_conflict(e) => StatusCode::CONFLICT,
@@ -151,14 +161,28 @@ impl ResponseError for ApiError {
             tracing::warn!(error = %error_chain(self), "dependency unavailable");
         }
         let mut response = error_response(status, self.code(), self.public_message());
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                actix_web::http::header::WWW_AUTHENTICATE,
-                actix_web::http::header::HeaderValue::from_static("Bearer"),
-            );
+        let headers = response.headers_mut();
+        match self {
+            Self::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::TooManyRequests { retry_after } => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after_secs(*retry_after)),
+                );
+            }
+            _ => {}
         }
         response
     }
+}
+
+/// Whole seconds for `Retry-After`, rounded up and at least 1: a client that
+/// waits that long is answered normally again.
+fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    secs.max(1)
 }
 
 /// `error: cause: cause…` for logs.

@@ -5,11 +5,13 @@
 //! - [`routes`]: one module per route group, each with a `routes()` registration.
 //! - [`error`]: the one error type, mapped to the spec's error JSON.
 //! - [`cached`]: turning a cache lookup into a response with `X-Cache`.
-//! - [`auth`]: the bearer-token extractors (`Session`, `AuthUser`, `OptionalSession`).
+//! - [`auth`]: the bearer-token extractors (`Session`, `AuthUser`, `OptionalSession`);
+//!   [`auth_failures`]: the per-address budget of failed authentications (429).
 //! - [`json`]: request bodies (1 MiB limit, errors naming the field); [`validate`]: the rules.
 //! - [`invalidate`]: read-your-writes invalidation after a write commits.
 
 pub mod auth;
+pub mod auth_failures;
 pub mod cached;
 pub mod config;
 pub mod error;

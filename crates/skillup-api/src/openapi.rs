@@ -35,7 +35,7 @@ use crate::routes::{authoring, courses, enrollments, health, me, progress, sessi
         openapi_json,
     ),
     components(schemas(ErrorBody, ErrorDetail, progress::ProgressEvent)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &TooManyFailures),
     tags(
         (name = "courses", description = "Course catalogue"),
         (name = "authoring", description = "Courses, modules and lessons: their instructor or an admin"),
@@ -68,6 +68,52 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Adds the 429 of [`crate::auth_failures`] to every operation that can answer
+/// 401: those are the ones that read the `Authorization` header.
+struct TooManyFailures;
+
+impl Modify for TooManyFailures {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::header::Header;
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let responses = &mut op.responses.responses;
+                let Some(RefOr::T(unauthorized)) = responses.get("401") else {
+                    continue;
+                };
+                let mut limited = unauthorized.clone();
+                limited.description = "Too many failed authentications from this client \
+                    address: the token was refused and the address's budget \
+                    (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECS`) is spent. \
+                    A valid token is never refused this way."
+                    .to_owned();
+                let mut retry_after = Header::new(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1)),
+                );
+                retry_after.description =
+                    Some("Seconds until a failure is answered 401 again".to_owned());
+                limited
+                    .headers
+                    .insert("retry-after".to_owned(), RefOr::T(retry_after));
+                responses.insert("429".to_owned(), RefOr::T(limited));
+            }
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use skillup_cache::Cache;
 use skillup_common::auth::JwtKeys;
 use tracing_actix_web::TracingLogger;
 
+use crate::auth_failures::AuthFailures;
 use crate::config::{ApiConfig, CorsOrigins};
 use crate::error::error_response;
 use crate::openapi::{OpenApiJson, openapi_json};
@@ -45,6 +46,7 @@ impl Application {
             db,
             cache,
             jwt: JwtKeys::new(&config.jwt),
+            auth_failures: AuthFailures::new(&config.auth_failures),
         };
         let listener = TcpListener::bind((config.http.host, config.http.port))
             .with_context(|| format!("binding {}:{}", config.http.host, config.http.port))?;
@@ -74,6 +76,7 @@ impl Application {
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
         let stats = tokio::spawn(log_cache_stats(self.state.cache.clone(), CACHE_STATS_EVERY));
+        let sweep = tokio::spawn(forget_recovered_clients(self.state.auth_failures.clone()));
         tokio::select! {
             res = server => { res.context("server task")?.context("server")?; }
             () = shutdown => {
@@ -81,6 +84,7 @@ impl Application {
             }
         }
         stats.abort();
+        sweep.abort();
         self.state.cache.quit(self.grace).await;
         self.state.db.close().await;
         tracing::info!("skillup-api stopped");
@@ -114,6 +118,16 @@ async fn log_cache_stats(cache: Cache, every: Duration) {
             );
         }
         last = now;
+    }
+}
+
+/// Every minute, drops the failure budgets that are full again, so addresses
+/// that failed once do not stay in memory.
+async fn forget_recovered_clients(failures: AuthFailures) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        ticker.tick().await;
+        failures.forget_recovered();
     }
 }
 

@@ -13,6 +13,7 @@
 
 use std::collections::BTreeSet;
 
+use skillup_cache::{CacheKey, Keys};
 use skillup_common::{CourseId, UserId};
 use skillup_db::outbox::{Entity, OutboxRecord};
 
@@ -42,6 +43,20 @@ pub struct Plan {
     pub announce: BTreeSet<CourseId>,
     /// The records this plan covers.
     pub record_ids: Vec<i64>,
+}
+
+/// What applying a [`Plan`] sends to Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheWork {
+    /// `course:{id}` and `user:{id}` entries, invalidated with their guards.
+    pub entries: Vec<CacheKey>,
+    /// Whether the listing pages (`courses:published:*`) are invalidated.
+    pub listing: bool,
+    /// `SCAN` + `UNLINK` patterns of the families flushed.
+    pub patterns: Vec<String>,
+    /// Where `course:updated` is published, and for which courses.
+    pub channel: String,
+    pub announce: Vec<CourseId>,
 }
 
 impl Plan {
@@ -104,6 +119,28 @@ impl Plan {
                 self.flush.insert(Family::Users);
                 self.listing = true;
             }
+        }
+    }
+
+    /// The Redis names this plan touches under `keys`' prefix, built only from
+    /// typed ids and fixed patterns, so no record content can widen a `SCAN` or
+    /// reach outside the prefix.
+    pub fn cache_work(&self, keys: &Keys) -> CacheWork {
+        let mut entries: Vec<CacheKey> = self.courses.iter().map(|c| keys.course(*c)).collect();
+        entries.extend(self.users.iter().map(|u| keys.user(*u)));
+        CacheWork {
+            entries,
+            listing: self.listing,
+            patterns: self
+                .flush
+                .iter()
+                .map(|family| match family {
+                    Family::Courses => keys.scoped_pattern("course:*"),
+                    Family::Users => keys.scoped_pattern("user:*"),
+                })
+                .collect(),
+            channel: keys.course_channel(),
+            announce: self.announce.iter().copied().collect(),
         }
     }
 
@@ -257,5 +294,109 @@ mod tests {
         let plan = Plan::from_records(&records);
         assert_eq!(plan.courses.len(), 1);
         assert_eq!(plan.record_ids.len(), 50);
+    }
+
+    /// Property tests (`PROPTEST_CASES`, default 256): any batch of records, from
+    /// any writer, under any prefix `RedisConfig` accepts, plans only keys of the
+    /// spec's shapes inside the prefix and never a pattern beyond the two
+    /// family flushes.
+    mod properties {
+        use std::collections::HashMap;
+
+        use proptest::prelude::*;
+        use skillup_common::config::RedisConfig;
+
+        use super::*;
+
+        fn uuid() -> impl Strategy<Value = Uuid> {
+            any::<u128>().prop_map(Uuid::from_u128)
+        }
+
+        fn record() -> impl Strategy<Value = OutboxRecord> {
+            let entity = prop_oneof![
+                Just(Some(Entity::Profile)),
+                Just(Some(Entity::Course)),
+                Just(Some(Entity::Module)),
+                Just(Some(Entity::Lesson)),
+                Just(Some(Entity::Enrollment)),
+                Just(Some(Entity::LessonProgress)),
+                Just(None),
+            ];
+            let op = prop_oneof![
+                Just("INSERT".to_owned()),
+                Just("UPDATE".to_owned()),
+                Just("DELETE".to_owned()),
+                Just("TRUNCATE".to_owned()),
+                any::<String>(),
+            ];
+            (
+                any::<i64>(),
+                entity,
+                op,
+                proptest::option::of(uuid()),
+                proptest::option::of(uuid().prop_map(CourseId)),
+                proptest::option::of(uuid().prop_map(CourseId)),
+                proptest::option::of(uuid().prop_map(UserId)),
+            )
+                .prop_map(
+                    |(id, entity, op, entity_id, course_id, old_course_id, user_id)| OutboxRecord {
+                        id,
+                        entity,
+                        op,
+                        entity_id,
+                        course_id,
+                        old_course_id,
+                        user_id,
+                        created_at: Utc::now(),
+                    },
+                )
+        }
+
+        fn is_uuid(s: &str) -> bool {
+            s.parse::<Uuid>()
+                .is_ok_and(|u| u.hyphenated().to_string() == s)
+        }
+
+        const GLOB: [char; 5] = ['*', '?', '[', ']', '\\'];
+
+        proptest! {
+            #[test]
+            fn plans_stay_inside_the_prefix_with_typed_keys_only(
+                prefix in "[^*?\\[\\]\\\\ ]{1,16}",
+                records in proptest::collection::vec(record(), 0..40),
+                taught in proptest::collection::vec(uuid().prop_map(CourseId), 0..4),
+                enrolled in proptest::collection::vec(uuid().prop_map(UserId), 0..4),
+            ) {
+                let env: HashMap<&str, &str> = [("REDIS_KEY_PREFIX", prefix.as_str())].into_iter().collect();
+                let accepted = RedisConfig::from_env(&env);
+                prop_assume!(accepted.as_ref().is_ok_and(|c| c.key_prefix == prefix));
+                let keys = Keys::new(prefix.clone());
+
+                let mut plan = Plan::from_records(&records);
+                plan.add_taught_courses(taught);
+                plan.add_enrolled_users(enrolled);
+                let work = plan.cache_work(&keys);
+
+                prop_assert_eq!(work.entries.len(), plan.courses.len() + plan.users.len());
+                for entry in &work.entries {
+                    let key = entry.as_str();
+                    let rest = key.strip_prefix(prefix.as_str()).expect("inside the prefix");
+                    let typed = rest
+                        .strip_prefix("course:")
+                        .or_else(|| rest.strip_prefix("user:"))
+                        .is_some_and(is_uuid);
+                    prop_assert!(typed, "{}", key);
+                    prop_assert!(!key.contains(GLOB), "{}", key);
+                    prop_assert_eq!(entry.guard(), format!("{prefix}gen:{{{key}}}"));
+                }
+                for pattern in &work.patterns {
+                    let rest = pattern.strip_prefix(prefix.as_str()).expect("inside the prefix");
+                    prop_assert!(rest == "course:*" || rest == "user:*", "{}", pattern);
+                }
+                prop_assert_eq!(work.channel, format!("{prefix}events:course"));
+                prop_assert!(work.announce.iter().all(|c| plan.courses.contains(c)));
+                prop_assert_eq!(plan.record_ids.len(), records.len());
+            }
+        }
     }
 }

@@ -13,13 +13,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use skillup_cache::{Bytes, Cache, CacheError, CacheKey};
+use skillup_cache::{Bytes, Cache, CacheError};
 use skillup_db::outbox::{self, OutboxRecord};
 use skillup_db::{DbError, PgPool};
 use tokio::sync::{Notify, mpsc};
 
 use crate::config::WorkerSettings;
-use crate::plan::{Family, Plan};
+use crate::plan::Plan;
 
 /// Why a batch did not complete; its records stay pending and are retried.
 #[derive(Debug, thiserror::Error)]
@@ -109,28 +109,21 @@ impl Invalidator {
 
     /// Deletes what `plan` names (bumping fill guards) and publishes `course:updated`.
     async fn apply(&self, plan: &Plan) -> Result<(), CacheError> {
-        let keys = self.cache.keys();
-        let mut entries: Vec<CacheKey> = plan.courses.iter().map(|c| keys.course(*c)).collect();
-        entries.extend(plan.users.iter().map(|u| keys.user(*u)));
-        for chunk in entries.chunks(256) {
+        let work = plan.cache_work(self.cache.keys());
+        for chunk in work.entries.chunks(256) {
             self.cache.invalidate(chunk).await?;
         }
-        if plan.listing {
+        if work.listing {
             self.cache.invalidate_course_pages().await?;
         }
-        for family in &plan.flush {
-            let pattern = match family {
-                Family::Courses => keys.scoped_pattern("course:*"),
-                Family::Users => keys.scoped_pattern("user:*"),
-            };
-            self.cache.delete_pattern(&pattern).await?;
+        for pattern in &work.patterns {
+            self.cache.delete_pattern(pattern).await?;
         }
-        let channel = keys.course_channel();
         let at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        for course in &plan.announce {
+        for course in &work.announce {
             let event = serde_json::json!({ "course_id": course, "at": at });
             self.cache
-                .publish(&channel, Bytes::from(event.to_string()))
+                .publish(&work.channel, Bytes::from(event.to_string()))
                 .await?;
         }
         Ok(())

@@ -154,3 +154,58 @@ fn cache_commands_fail_clearly_when_redis_is_down() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("connecting to redis://127.0.0.1"));
 }
+
+#[tokio::test]
+async fn cache_clear_never_reaches_outside_the_prefix_whatever_the_pattern() {
+    let mine = unique_prefix();
+    let theirs = unique_prefix();
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let client = Builder::from_config(Config::from_url(&redis_url()).unwrap())
+        .build()
+        .unwrap();
+    client.init().await.unwrap();
+    // Keys that must survive: another prefix, unprefixed keys (one named like a
+    // pattern), and keys that share our prefix's text without its last character.
+    let outside = [
+        format!("{theirs}course:{tag}"),
+        format!("course:{tag}"),
+        format!("*{tag}*"),
+        format!("{}{tag}", &mine[..mine.len() - 1]),
+        format!("{}x:{tag}", &mine[..mine.len() - 1]),
+    ];
+    for k in &outside {
+        let _: () = client.set(k, "x", None, None, false).await.unwrap();
+    }
+    let env = [
+        ("REDIS_URL", redis_url()),
+        ("REDIS_KEY_PREFIX", mine.clone()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for pattern in [
+        "*", "\\*", "[a-z]*", "*:*", "", "?*", "../*", "\\", "[", "*\\", "**", "course:*",
+    ] {
+        let _: () = client
+            .set(format!("{mine}course:{tag}"), "x", None, None, false)
+            .await
+            .unwrap();
+        let out = ctl(&["cache", "clear", pattern], &env);
+        assert!(out.status.success(), "{pattern:?}: {out:?}");
+        let left: u32 = client.exists(outside.to_vec()).await.unwrap();
+        assert_eq!(left, 5, "pattern {pattern:?} deleted a key outside {mine}");
+    }
+    let left: u32 = client.exists(format!("{mine}course:{tag}")).await.unwrap();
+    assert_eq!(left, 0, "the last pattern cleared our own key");
+
+    // A prefix holding pattern characters is refused before anything is sent.
+    let star = [
+        ("REDIS_URL", redis_url()),
+        ("REDIS_KEY_PREFIX", "*".to_owned()),
+    ];
+    let star: Vec<(&str, &str)> = star.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = ctl(&["cache", "clear"], &star);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("REDIS_KEY_PREFIX"));
+    let left: u32 = client.exists(outside.to_vec()).await.unwrap();
+    assert_eq!(left, 5);
+    let _: () = client.del(outside.to_vec()).await.unwrap();
+}

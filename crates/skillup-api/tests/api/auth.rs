@@ -8,53 +8,16 @@ use skillup_db::seed;
 use uuid::Uuid;
 
 use crate::helpers::{
-    TestApp, admin, in_one_hour, instructor, new_user, refused, spawn_app, token, token_with,
+    JWT_SECRET, TestApp, admin, in_one_hour, instructor, new_user, refused, spawn_app, token,
+    token_with,
 };
 
-/// Tokens that must never be accepted, named for the failure.
+/// Tokens that must never be accepted, named for the attack: `alg: none`,
+/// HS384/HS512 and an RS256 header (algorithm confusion) even with the right
+/// secret, a wrong signature, missing `exp` or `sub`, a non-uuid `sub`, expiry,
+/// an `iat` an hour ahead (see `skillup_testkit::jwt::attacks`).
 fn bad_tokens() -> Vec<(&'static str, String)> {
-    let user = UserId::new_random();
-    let wrong_secret = skillup_common::auth::JwtKeys::new(&skillup_common::config::JwtConfig {
-        secret: "another-secret".to_owned().into(),
-    })
-    .mint(user, std::time::Duration::from_secs(3600), None);
-    // {"alg":"none","typ":"JWT"} . {"sub":…,"exp":…} . (no signature)
-    let b64 = |v: &Value| {
-        use std::fmt::Write;
-        const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let bytes = v.to_string().into_bytes();
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-            for i in 0..=chunk.len() {
-                let _ = out.write_char(char::from(TABLE[((n >> (18 - 6 * i)) & 63) as usize]));
-            }
-        }
-        out
-    };
-    let alg_none = format!(
-        "{}.{}.",
-        b64(&json!({"alg": "none", "typ": "JWT"})),
-        b64(&json!({"sub": user.0, "exp": in_one_hour()}))
-    );
-    vec![
-        ("garbage", "not-a-jwt".to_owned()),
-        ("wrong signature", wrong_secret),
-        (
-            "expired",
-            token_with(&json!({"sub": user.0, "exp": chrono::Utc::now().timestamp() - 10})),
-        ),
-        ("no exp", token_with(&json!({"sub": user.0}))),
-        ("no sub", token_with(&json!({"exp": in_one_hour()}))),
-        (
-            "sub not a uuid",
-            token_with(&json!({"sub": "admin", "exp": in_one_hour()})),
-        ),
-        ("alg none", alg_none),
-    ]
+    skillup_testkit::jwt::attacks(&UserId::new_random().to_string(), JWT_SECRET)
 }
 
 #[tokio::test]

@@ -27,6 +27,11 @@ pub struct Options {
     pub redis_url: String,
     /// `CORS_ORIGINS`, unset by default.
     pub cors_origins: Option<&'static str>,
+    /// `AUTH_FAILURE_LIMIT`: a million by default, so the tests that send many
+    /// bad tokens on purpose are answered 401, not 429.
+    pub auth_failure_limit: &'static str,
+    /// `AUTH_FAILURE_WINDOW_SECS`.
+    pub auth_failure_window_secs: &'static str,
 }
 
 impl Default for Options {
@@ -34,6 +39,8 @@ impl Default for Options {
         Self {
             redis_url: redis_url(),
             cors_origins: None,
+            auth_failure_limit: "1000000",
+            auth_failure_window_secs: "60",
         }
     }
 }
@@ -56,6 +63,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ("HOST", "127.0.0.1"),
         ("PORT", "0"),
         ("SHUTDOWN_GRACE_SECS", "1"),
+        ("AUTH_FAILURE_LIMIT", options.auth_failure_limit),
+        ("AUTH_FAILURE_WINDOW_SECS", options.auth_failure_window_secs),
     ]
     .into_iter()
     .collect();
@@ -81,6 +90,15 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// A client whose connections come from `ip` (any of 127.0.0.0/8 works on
+    /// Linux loopback), so a test can be two different client addresses.
+    pub fn client_from(ip: [u8; 4]) -> reqwest::Client {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .expect("client builds")
     }
 
     pub fn course_path(n: u32) -> String {

@@ -2,7 +2,9 @@
 //! Redis prefix per test.
 
 mod auth;
+mod auth_failures;
 mod authoring;
+mod authorization;
 mod bodies;
 mod config;
 mod courses;
@@ -10,8 +12,10 @@ mod enrollments;
 mod health;
 mod helpers;
 mod hostile_input;
+mod leaks;
 mod me;
 mod openapi;
 mod progress;
 mod redis_down;
+mod redis_keys;
 mod security;

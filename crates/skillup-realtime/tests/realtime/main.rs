@@ -2,6 +2,7 @@
 //! node (`tests/js/probe.mjs`) and the demo page in headless Chromium
 //! (`tests/js/demo.mjs`), against real Postgres, Redis and the API.
 
+mod authorization;
 mod delivery;
 mod demo_page;
 mod handshake;
