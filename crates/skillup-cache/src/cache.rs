@@ -219,6 +219,24 @@ impl Cache {
             .await
     }
 
+    /// The stored bytes of `key` and their remaining TTL (`None`: no expiry), in
+    /// one round trip.
+    async fn get_with_ttl(
+        &self,
+        key: &CacheKey,
+    ) -> Result<Option<(Bytes, Option<Duration>)>, CacheError> {
+        let (value, pttl): (Option<Bytes>, i64) = self
+            .call(async {
+                let pipeline = self.inner.client.pipeline();
+                let () = pipeline.get(key.as_str()).await?;
+                let () = pipeline.pttl(key.as_str()).await?;
+                pipeline.all().await
+            })
+            .await?;
+        let ttl = u64::try_from(pttl).ok().map(Duration::from_millis);
+        Ok(value.map(|v| (v, ttl)))
+    }
+
     /// Stores `value` under `key` for `ttl`, unconditionally.
     ///
     /// Prefer [`Cache::get_or_load`] for values read from the database: its fill is
@@ -263,11 +281,17 @@ impl Cache {
             });
         }
         let ticket = near.and_then(|n| n.ticket(key.as_str()));
-        let redis_up = match self.get(key).await {
+        let read = match (near, ticket) {
+            (Some(near), Some(ticket)) => self.get_with_ttl(key).await.map(|found| {
+                found.map(|(value, ttl)| {
+                    near.insert(key.as_str(), value.clone(), ttl, ticket);
+                    value
+                })
+            }),
+            _ => self.get(key).await,
+        };
+        let redis_up = match read {
             Ok(Some(value)) => {
-                if let (Some(near), Some(ticket)) = (near, ticket) {
-                    near.insert(key.as_str(), value.clone(), ticket);
-                }
                 self.inner.counters.hit();
                 return Ok(Lookup {
                     value: Some(value),

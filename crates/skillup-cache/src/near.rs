@@ -46,13 +46,22 @@ use tokio::sync::broadcast::error::TryRecvError;
 /// key in the slot whose `GET` was in flight meanwhile (a rare, harmless refusal).
 const SLOTS: usize = 4096;
 
+/// A value and when its Redis key expires (microseconds after `base`; `u64::MAX`:
+/// no TTL). L1 honours the TTL, since nothing else would evict an expired key that
+/// Redis has not reclaimed yet.
+#[derive(Clone)]
+struct Entry {
+    value: Bytes,
+    expires_at: u64,
+}
+
 /// The bytes an entry costs: key, value and the bookkeeping around them.
 #[derive(Clone, Copy)]
 struct ByBytes;
 
-impl Weighter<String, Bytes> for ByBytes {
-    fn weight(&self, key: &String, value: &Bytes) -> u64 {
-        (key.len() + value.len() + 96) as u64
+impl Weighter<String, Entry> for ByBytes {
+    fn weight(&self, key: &String, entry: &Entry) -> u64 {
+        (key.len() + entry.value.len() + 96) as u64
     }
 }
 
@@ -65,7 +74,7 @@ pub(crate) struct Ticket {
 }
 
 pub(crate) struct NearCache {
-    entries: Entries<String, Bytes, ByBytes>,
+    entries: Entries<String, Entry, ByBytes>,
     epochs: Box<[AtomicU64]>,
     hasher: RandomState,
     /// The push stream, drained under this lock by inserts, evictions and the
@@ -110,18 +119,25 @@ impl NearCache {
         near
     }
 
-    /// The value of `key` if L1 holds it and the last heartbeat is recent enough.
+    /// The value of `key` if L1 holds it, its TTL has not run out and the last
+    /// heartbeat is recent enough.
     pub fn get(&self, key: &str) -> Option<Bytes> {
-        if !self.is_fresh() {
+        let now = self.micros_now();
+        if !self.is_fresh_at(now) {
             return None;
         }
-        self.entries.get(key)
+        let entry = self.entries.get(key)?;
+        (entry.expires_at > now).then_some(entry.value)
     }
 
     /// Whether L1 may answer now.
     pub fn is_fresh(&self) -> bool {
+        self.is_fresh_at(self.micros_now())
+    }
+
+    fn is_fresh_at(&self, now: u64) -> bool {
         let proven = self.proven_at.load(Ordering::Acquire);
-        proven != 0 && self.micros_now().saturating_sub(proven) < micros(self.max_lag)
+        proven != 0 && now.saturating_sub(proven) < micros(self.max_lag)
     }
 
     /// Call before sending the `GET` whose answer may be inserted; `None` while
@@ -137,15 +153,19 @@ impl NearCache {
         })
     }
 
-    /// Inserts `value`, just read from Redis, unless an invalidation may have
-    /// touched `key` since `ticket` was taken.
-    pub fn insert(&self, key: &str, value: Bytes, ticket: Ticket) {
+    /// Inserts `value`, just read from Redis with its remaining `ttl` (`None`:
+    /// none), unless an invalidation may have touched `key` since `ticket` was taken.
+    pub fn insert(&self, key: &str, value: Bytes, ttl: Option<Duration>, ticket: Ticket) {
+        let expires_at = ttl.map_or(u64::MAX, |ttl| {
+            self.micros_now().saturating_add(micros(ttl))
+        });
         let mut pushes = self.lock();
         self.apply_pushes(&mut pushes);
         if self.epochs[ticket.slot].load(Ordering::Acquire) == ticket.epoch
             && self.tracking.load(Ordering::Acquire)
         {
-            self.entries.insert(key.to_owned(), value);
+            self.entries
+                .insert(key.to_owned(), Entry { value, expires_at });
         }
     }
 
