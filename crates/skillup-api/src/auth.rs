@@ -14,12 +14,13 @@
 //! as the cache contract promises, at the price that a token revoked before the
 //! outage can read until Redis is back or the token expires.
 
-use std::future::Future;
+use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::Either;
 use skillup_common::UserId;
 use skillup_common::auth::Claims;
 use skillup_db::authoring::CourseOwner;
@@ -115,11 +116,17 @@ impl FromRequest for Session {
 
 impl FromRequest for OptionalSession {
     type Error = ApiError;
-    type Future = LocalFuture<Self>;
+    type Future = Either<Ready<Result<Self, ApiError>>, LocalFuture<Self>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Anonymous reads are the hot path: no header, nothing to await or box.
+        if !req.headers().contains_key(header::AUTHORIZATION) {
+            return Either::Left(ready(Ok(OptionalSession(None))));
+        }
         let req = req.clone();
-        Box::pin(async move { authenticate(&req).await.map(OptionalSession) })
+        Either::Right(Box::pin(async move {
+            authenticate(&req).await.map(OptionalSession)
+        }))
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use fred::prelude::*;
 use fred::types::scan::Scanner;
+use futures_util::future::Either;
 use futures_util::{FutureExt, StreamExt};
 use serde::Serialize;
 use skillup_common::config::{NearCacheConfig, RedisConfig};
@@ -261,7 +262,31 @@ impl Cache {
     /// its answer is returned with [`CacheStatus::Bypass`].
     ///
     /// A loader answer of `None` (nothing to show) is returned and not stored.
-    pub async fn get_or_load<F, Fut, E>(
+    ///
+    /// An L1 hit is answered synchronously (a ready future); only the Redis and
+    /// database path builds and boxes the bigger future.
+    pub fn get_or_load<'a, F, Fut, E>(
+        &'a self,
+        key: &'a CacheKey,
+        ttl: Duration,
+        load: F,
+    ) -> impl Future<Output = Result<Lookup, Arc<E>>> + 'a
+    where
+        F: FnOnce() -> Fut + 'a,
+        Fut: Future<Output = Result<Option<Bytes>, E>> + Send + 'static,
+        E: Send + Sync + 'static,
+    {
+        if let Some(value) = self.inner.near.as_deref().and_then(|n| n.get(key.as_str())) {
+            self.inner.counters.near_hit();
+            return Either::Left(std::future::ready(Ok(Lookup {
+                value: Some(value),
+                status: CacheStatus::Hit,
+            })));
+        }
+        Either::Right(Box::pin(self.get_or_load_remote(key, ttl, load)))
+    }
+
+    async fn get_or_load_remote<F, Fut, E>(
         &self,
         key: &CacheKey,
         ttl: Duration,
@@ -273,13 +298,6 @@ impl Cache {
         E: Send + Sync + 'static,
     {
         let near = self.inner.near.as_deref();
-        if let Some(value) = near.and_then(|n| n.get(key.as_str())) {
-            self.inner.counters.near_hit();
-            return Ok(Lookup {
-                value: Some(value),
-                status: CacheStatus::Hit,
-            });
-        }
         let ticket = near.and_then(|n| n.ticket(key.as_str()));
         let read = match (near, ticket) {
             (Some(near), Some(ticket)) => self.get_with_ttl(key).await.map(|found| {

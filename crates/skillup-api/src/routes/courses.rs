@@ -82,6 +82,19 @@ pub async fn get_course(
     if let Some(body) = lookup.value {
         return Ok(json_bytes(body, lookup.status));
     }
+    // Boxed: the draft path's database futures would otherwise make every
+    // request's handler future (moved on each poll setup) as big as theirs.
+    Box::pin(draft(auth, id, &state, lookup.status)).await
+}
+
+/// A course that is not published (or does not exist): shown to its instructor
+/// and to admins, 404 to everyone else.
+async fn draft(
+    auth: OptionalSession,
+    id: skillup_common::CourseId,
+    state: &AppState,
+    status: skillup_cache::CacheStatus,
+) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::NotFound(format!("course {id} not found"));
     let Some(session) = auth.0 else {
         return Err(not_found());
@@ -94,7 +107,7 @@ pub async fn get_course(
         .await?
         .ok_or_else(not_found)?;
     if profile.role == Role::Admin || detail.instructor.id == profile.id {
-        Ok(json_bytes(to_json(&detail), lookup.status))
+        Ok(json_bytes(to_json(&detail), status))
     } else {
         Err(not_found())
     }
