@@ -5,7 +5,38 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpMessage, HttpResponse, get, web};
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
+
+/// The matched route pattern (`/api/courses/{id}`), found once per request by
+/// [`RootSpan`] and read by [`record`]: matching a path against the routes is a
+/// walk over their regexes, too dear to do twice per request.
+#[derive(Clone)]
+struct RouteLabel(Option<String>);
+
+/// The request span of `tracing-actix-web` (its standard fields), built only when
+/// INFO spans are enabled; the route it matches is kept for [`record`].
+pub struct RootSpan;
+
+impl RootSpanBuilder for RootSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let route = request.match_pattern();
+        request.extensions_mut().insert(RouteLabel(route));
+        if tracing::enabled!(tracing::Level::INFO) {
+            tracing_actix_web::root_span!(request)
+        } else {
+            Span::none()
+        }
+    }
+
+    fn on_request_end<B: MessageBody>(
+        span: Span,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
 
 /// Records `http_request_duration_seconds{method,route,status}`; the route is the
 /// matched pattern (`/api/courses/{id}`), so ids do not explode the label set.
@@ -17,7 +48,9 @@ pub async fn record(
     let res = next.call(req).await?;
     let route = res
         .request()
-        .match_pattern()
+        .extensions()
+        .get::<RouteLabel>()
+        .map_or_else(|| res.request().match_pattern(), |r| r.0.clone())
         .unwrap_or_else(|| "unmatched".to_owned());
     metrics::histogram!(
         "http_request_duration_seconds",

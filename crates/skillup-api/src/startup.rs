@@ -175,7 +175,7 @@ fn serve(
                 origins != CorsOrigins::Disabled,
                 cors(&origins),
             ))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<crate::metrics::RootSpan>::new())
             .app_data(state.clone())
             .app_data(metrics.clone())
             .app_data(openapi.clone())
