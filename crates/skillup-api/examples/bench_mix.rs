@@ -3,10 +3,10 @@
 //!
 //!   bench_mix BASE_URL IDS_FILE SECONDS CONNECTIONS WRITE_PERCENT
 //!
-//! `CONNECTIONS` tasks each loop for `SECONDS`: pick a course (the same skewed
-//! draw as `bench/skewed.lua`), then either `GET /api/courses/{id}` or, with
-//! `WRITE_PERCENT` % probability, `PATCH` its title to `Bench v{n}` as the admin
-//! (`JWT_SECRET` and the seeded admin). Writes to one course are serialized, so
+//! `CONNECTIONS` tasks each loop for `SECONDS`: either `GET /api/courses/{id}`
+//! (the same skewed draw as `bench/skewed.lua`) or, with `WRITE_PERCENT` %
+//! probability, `PATCH` the title of a course drawn evenly to `Bench v{n}` as the
+//! admin (`JWT_SECRET` and the seeded admin). Writes to one course are serialized, so
 //! the versions acknowledged for it only grow; every read records the version
 //! acknowledged before it was sent and counts as **stale** if its answer shows an
 //! older one. Prints one JSON object: requests/s, latency percentiles of reads
@@ -117,15 +117,18 @@ async fn worker(shared: Arc<Shared>, client: reqwest::Client, until: Instant) ->
                 reason = "an index drawn in 0..len"
             )]
             let i = ((shared.ids.len() as f64) * u.powi(3)) as usize;
-            (
-                i.min(shared.ids.len() - 1),
-                rng.random_range(0..100) < shared.write_percent,
-            )
+            if rng.random_range(0..100) < shared.write_percent {
+                // Writes are spread evenly: queued behind one hot course, they
+                // would measure the benchmark's own serialization.
+                (rng.random_range(0..shared.ids.len()), true)
+            } else {
+                (i.min(shared.ids.len() - 1), false)
+            }
         };
         let url = format!("{}/api/courses/{}", shared.base, shared.ids[i]);
-        let sent = Instant::now();
         if write {
             let _one_at_a_time = shared.writing[i].lock().await;
+            let sent = Instant::now();
             let version = shared.version.fetch_add(1, Ordering::Relaxed);
             let res = client
                 .patch(&url)
@@ -141,6 +144,7 @@ async fn worker(shared: Arc<Shared>, client: reqwest::Client, until: Instant) ->
                 _ => tally.errors += 1,
             }
         } else {
+            let sent = Instant::now();
             let floor = shared.acked[i].load(Ordering::Acquire);
             let res = match client.get(&url).send().await {
                 Ok(r) if r.status().is_success() => r.json::<serde_json::Value>().await.ok(),

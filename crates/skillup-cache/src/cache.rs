@@ -365,10 +365,14 @@ impl Cache {
                 }
             }
             (Some(bytes), Some(generation)) => {
+                let names: Vec<&str> = [key.as_str(), key.guard()]
+                    .into_iter()
+                    .chain(key.index())
+                    .collect();
                 let stored = self
                     .call(scripts::FILL.evalsha_with_reload::<i64, _, _>(
                         &self.inner.client,
-                        vec![key.as_str(), key.guard()],
+                        names,
                         vec![
                             generation.into_bytes().into(),
                             bytes.clone(),
@@ -440,23 +444,37 @@ impl Cache {
         .await
     }
 
-    /// Invalidates every listing page: bumps their shared generation, then deletes
-    /// the pages with `SCAN` + `UNLINK`.
+    /// Invalidates every listing page: bumps their shared generation and deletes
+    /// the pages registered in their index set, in one script. On a cluster
+    /// (where the script's undeclared keys cannot run) the pages are found with
+    /// `SCAN` instead. Returns how many pages were deleted.
     pub async fn invalidate_course_pages(&self) -> Result<u64, CacheError> {
         let keys = &self.inner.keys;
         self.inner
             .flights
             .detach_prefix(&keys.courses_pages_pattern().replace('*', ""));
         let guard = keys.courses_pages_guard();
-        self.call(async {
-            let _: i64 = self.inner.client.incr(&guard).await?;
-            self.inner
-                .client
-                .expire::<(), _>(&guard, GUARD_TTL_SECS as i64, None)
-                .await
-        })
-        .await?;
-        self.delete_pattern(&keys.courses_pages_pattern()).await
+        if self.inner.client.is_clustered() {
+            self.call(async {
+                let _: i64 = self.inner.client.incr(&guard).await?;
+                self.inner
+                    .client
+                    .expire::<(), _>(&guard, GUARD_TTL_SECS as i64, None)
+                    .await
+            })
+            .await?;
+            return self.delete_pattern(&keys.courses_pages_pattern()).await;
+        }
+        let deleted: Vec<String> = self
+            .call(scripts::INVALIDATE_FAMILY.evalsha_with_reload(
+                &self.inner.client,
+                vec![guard, keys.courses_pages_index()],
+                vec![GUARD_TTL_SECS.to_string()],
+            ))
+            .await?;
+        // Pages this process read were tracked: their pushes are applied here too.
+        self.evict_near(deleted.iter().map(String::as_str));
+        Ok(deleted.len() as u64)
     }
 
     /// Deletes one key (no generation bump). Returns whether it existed.

@@ -9,6 +9,10 @@
 //! [`crate::Cache::invalidate`]): `gen:{<key>}` for a single entry, and one shared
 //! `gen:courses:published` for all listing pages, which are invalidated together.
 //! The braces make a single entry's guard hash to the same cluster slot as the entry.
+//!
+//! Listing pages are also registered, when filled, in one set
+//! `index:courses:published`, so invalidating them costs the number of pages
+//! cached, not a `SCAN` of the whole keyspace.
 
 use skillup_common::{CourseId, UserId};
 
@@ -17,6 +21,8 @@ use skillup_common::{CourseId, UserId};
 pub struct CacheKey {
     key: String,
     guard: String,
+    /// The set a fill registers the key in, for the families invalidated together.
+    index: Option<String>,
 }
 
 impl CacheKey {
@@ -28,6 +34,11 @@ impl CacheKey {
     /// The generation key checked when this key is filled.
     pub fn guard(&self) -> &str {
         &self.guard
+    }
+
+    /// The set a fill of this key registers it in (listing pages), if any.
+    pub fn index(&self) -> Option<&str> {
+        self.index.as_deref()
     }
 }
 
@@ -58,7 +69,11 @@ impl Keys {
     fn single(&self, rest: &str) -> CacheKey {
         let key = format!("{}{rest}", self.prefix);
         let guard = format!("{}gen:{{{key}}}", self.prefix);
-        CacheKey { key, guard }
+        CacheKey {
+            key,
+            guard,
+            index: None,
+        }
     }
 
     /// `course:{id}`: the course detail.
@@ -76,6 +91,7 @@ impl Keys {
         CacheKey {
             key: format!("{}courses:published:{page}:{per_page}", self.prefix),
             guard: self.courses_pages_guard(),
+            index: Some(self.courses_pages_index()),
         }
     }
 
@@ -87,6 +103,11 @@ impl Keys {
     /// The one generation key shared by all listing pages.
     pub fn courses_pages_guard(&self) -> String {
         format!("{}gen:courses:published", self.prefix)
+    }
+
+    /// The set of the listing pages filled since their last invalidation.
+    pub fn courses_pages_index(&self) -> String {
+        format!("{}index:courses:published", self.prefix)
     }
 
     /// `session:revoked:{sid}`. `sid` must be a uuid or a hex digest (the caller

@@ -7,15 +7,44 @@ use fred::types::scripts::Script;
 /// Stores a value only if its guard's generation is still the one the loader saw
 /// before it read the database.
 ///
-/// KEYS[1] entry, KEYS[2] guard; ARGV[1] expected generation ("" = none yet),
-/// ARGV[2] value, ARGV[3] TTL in milliseconds. Returns 1 if stored, 0 if refused.
+/// KEYS[1] entry, KEYS[2] guard, optional KEYS[3] the family's index set (the
+/// entry is added to it, and the set kept alive at least as long as the entry);
+/// ARGV[1] expected generation ("" = none yet), ARGV[2] value, ARGV[3] TTL in
+/// milliseconds. Returns 1 if stored, 0 if refused.
 pub static FILL: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
         r"
 local gen = redis.call('GET', KEYS[2]) or ''
 if gen ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+if KEYS[3] then
+  redis.call('SADD', KEYS[3], KEYS[1])
+  if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[3]) then
+    redis.call('PEXPIRE', KEYS[3], ARGV[3])
+  end
+end
 return 1
+",
+    )
+});
+
+/// Invalidates a family of entries registered in an index set (listing pages):
+/// bumps the family's guard, deletes every member and the set, and returns the
+/// names deleted. Members are not declared in KEYS, so this runs only on a
+/// single Redis (on a cluster the family is found with `SCAN` instead).
+///
+/// KEYS[1] guard, KEYS[2] index set; ARGV[1] guard TTL in seconds.
+pub static INVALIDATE_FAMILY: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(
+        r"
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+local members = redis.call('SMEMBERS', KEYS[2])
+for i = 1, #members, 1000 do
+  redis.call('UNLINK', unpack(members, i, math.min(i + 999, #members)))
+end
+redis.call('DEL', KEYS[2])
+return members
 ",
     )
 });

@@ -61,7 +61,7 @@ fn fits_the_grammar(prefix: &str, key: &str) -> bool {
         }
         false
     };
-    if rest == "gen:courses:published" {
+    if rest == "gen:courses:published" || rest == "index:courses:published" {
         return true;
     }
     if let Some(guarded) = rest.strip_prefix("gen:{").and_then(|g| g.strip_suffix('}')) {

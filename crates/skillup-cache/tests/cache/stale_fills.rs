@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use fred::prelude::*;
 use skillup_cache::{Bytes, CacheStatus};
 use skillup_common::CourseId;
 use tokio::sync::oneshot;
@@ -107,7 +108,14 @@ async fn listing_pages_are_invalidated_together() {
         .set(&course, Bytes::from_static(b"c"), Duration::from_secs(60))
         .await
         .unwrap();
+    // Fills register the pages in their index set: invalidation deletes its
+    // members instead of scanning the keyspace.
+    let index = cache.keys().courses_pages_index();
+    let registered: Vec<String> = cache.client().smembers(&index).await.unwrap();
+    assert_eq!(registered.len(), 3, "{registered:?}");
     assert_eq!(cache.invalidate_course_pages().await.unwrap(), 3);
+    let left: u64 = cache.client().exists(&index).await.unwrap();
+    assert_eq!(left, 0, "the index goes with its pages");
     for page in 1..=3 {
         assert_eq!(
             cache
