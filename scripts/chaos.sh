@@ -28,8 +28,8 @@
 # CHAOS_REDIS_PORT (6499), CHAOS_API_PORT (5480), CHAOS_RT1_PORT (5481),
 # CHAOS_RT2_PORT (5482), CHAOS_INVALIDATOR_PORT (5483).
 #
-# Bounded: after the build the campaign runs under `timeout` (CHAOS_DURATION + 300 s)
-# and every wait has its own limit. Every process it starts is stopped on exit,
+# Bounded: after the build the campaign runs under `timeout` (CHAOS_HARD_TIMEOUT,
+# default CHAOS_DURATION + 300 s) and every wait has its own limit. Every process it starts is stopped on exit,
 # failure or interruption. Logs and records are left in .run/chaos/.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
@@ -64,7 +64,7 @@ if [ -z "${CHAOS_INNER:-}" ]; then
   ensure_npm_deps "$ROOT/scripts/chaos"
   log "building the binaries (release)"
   cargo build --release --bins
-  hard=$((CHAOS_DURATION + 300))
+  hard="${CHAOS_HARD_TIMEOUT:-$((CHAOS_DURATION + 300))}"
   log "campaign: ${CHAOS_DURATION} s of load, hard limit ${hard} s"
   start=$(date +%s)
   # In the background so that Ctrl-C and SIGTERM reach it: timeout runs the
