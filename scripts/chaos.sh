@@ -141,7 +141,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 rm -rf "$RUN"
-mkdir -p "$RUN/logs" "$PGDIR"
+mkdir -p "$RUN/logs" "$RUN/bin" "$PGDIR"
+# The services run under names of their own (symlinks), so that `pkill skillup-api`
+# in another terminal of the same machine cannot break a campaign midway.
+for name in api invalidator realtime; do ln -s "$bin/skillup-$name" "$RUN/bin/chaos-$name"; done
 
 # ---- private Postgres and Redis -------------------------------------------------
 start_postgres() {
@@ -187,19 +190,19 @@ wait_port() { # port what: up to 10 s
   die "$2 did not open :$1 (see $RUN/logs/)"
 }
 start_api() {
-  PORT="$API_PORT" "$bin/skillup-api" >>"$RUN/logs/api.log" 2>&1 &
+  PORT="$API_PORT" "$RUN/bin/chaos-api" >>"$RUN/logs/api.log" 2>&1 &
   api_pid=$!; wait_port "$API_PORT" skillup-api
 }
 start_invalidator() {
-  PORT="$INV_PORT" "$bin/skillup-invalidator" >>"$RUN/logs/invalidator.log" 2>&1 &
+  PORT="$INV_PORT" "$RUN/bin/chaos-invalidator" >>"$RUN/logs/invalidator.log" 2>&1 &
   inv_pid=$!; wait_port "$INV_PORT" skillup-invalidator
 }
 start_rt1() {
-  PORT="$RT1_PORT" "$bin/skillup-realtime" >>"$RUN/logs/realtime-1.log" 2>&1 &
+  PORT="$RT1_PORT" "$RUN/bin/chaos-realtime" >>"$RUN/logs/realtime-1.log" 2>&1 &
   rt1_pid=$!; wait_port "$RT1_PORT" "skillup-realtime (1)"
 }
 start_rt2() {
-  PORT="$RT2_PORT" "$bin/skillup-realtime" >>"$RUN/logs/realtime-2.log" 2>&1 &
+  PORT="$RT2_PORT" "$RUN/bin/chaos-realtime" >>"$RUN/logs/realtime-2.log" 2>&1 &
   rt2_pid=$!; wait_port "$RT2_PORT" "skillup-realtime (2)"
 }
 log "starting api :$API_PORT, invalidator :$INV_PORT, realtime :$RT1_PORT and :$RT2_PORT"
@@ -297,6 +300,17 @@ fault_realtime() {
   record "{\"fault\":\"realtime\",\"round\":$1,\"node\":1,\"start\":$start,\"end\":$end}"
 }
 
+# Every process must be up after each fault: a dead one would turn the rest of the
+# campaign into noise.
+all_alive() { # names of the *_pid variables to check
+  local name pid_var
+  for name in "$@"; do
+    pid_var="${name}_pid"
+    kill -0 "${!pid_var}" 2>/dev/null || die "$name is no longer running (see $RUN/logs/)"
+  done
+  "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" || die "Postgres is no longer answering (see $PGDIR/postgres.log)"
+}
+
 cycle=$((4 * (OUTAGE + QUIET)))
 rounds=$(((CHAOS_DURATION - CHAOS_WARMUP_SECS) / cycle))
 [ "$rounds" -lt 1 ] && rounds=1
@@ -306,7 +320,7 @@ for round in $(seq 1 "$rounds"); do
   for fault in redis invalidator postgres realtime; do
     log "round $round: $fault"
     "fault_$fault" "$round"
-    kill -0 "$load_pid" 2>/dev/null || die "the load generator died (see $RUN/logs/load.log)"
+    all_alive load api inv rt1 rt2 redis
     sleep "$QUIET" # counted from the end of the fault
   done
 done
@@ -319,10 +333,7 @@ wait "$load_pid" || load_status=$?
 load_pid=""
 [ "$load_status" -eq 0 ] || die "the load generator failed (exit $load_status; see $RUN/logs/load.log)"
 
-for name in api inv rt1 rt2; do
-  pid_var="${name}_pid"
-  kill -0 "${!pid_var}" 2>/dev/null || die "service $name is no longer running (see $RUN/logs/)"
-done
+all_alive api inv rt1 rt2 redis
 
 log "checking (after quiescence)"
 node scripts/chaos/check.mjs --run "$RUN" --api "http://127.0.0.1:$API_PORT" \
