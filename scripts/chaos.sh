@@ -15,7 +15,7 @@
 # progress event published while Redis was up, and measures recovery per fault. It
 # prints a summary and writes .run/chaos/report.json; any failed check fails the run.
 #
-#   scripts/chaos.sh                 # short form: one round of the four faults (~70 s)
+#   scripts/chaos.sh                 # short form: one round of the four faults (~55 s)
 #   scripts/chaos.sh --long          # long form: rounds for CHAOS_DURATION (600 s),
 #                                    # 10 s outages, 20 s quiet periods
 #   CHAOS_DURATION=300 scripts/chaos.sh
@@ -29,8 +29,9 @@
 # CHAOS_RT2_PORT (5482), CHAOS_INVALIDATOR_PORT (5483).
 #
 # Bounded: after the build the campaign runs under `timeout` (CHAOS_HARD_TIMEOUT,
-# default CHAOS_DURATION + 300 s) and every wait has its own limit. Every process it starts is stopped on exit,
-# failure or interruption. Logs and records are left in .run/chaos/.
+# default CHAOS_DURATION + 300 s) and every wait has its own limit. Every process it
+# starts is stopped on exit, failure or interruption. Logs and records are left in
+# .run/chaos/.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
