@@ -41,7 +41,7 @@ pub fn course_room(course: CourseId) -> String {
     format!("course:{course}")
 }
 
-/// Connect middleware: verifies `auth.token` and stores the user id on the socket.
+/// Connect middleware: verifies `auth.token`, then admits the socket (see [`admit`]).
 pub async fn authenticate(
     socket: SocketRef,
     TryData(auth): TryData<HandshakeAuth>,
@@ -59,21 +59,30 @@ pub async fn authenticate(
             tracing::warn!(error = %e, "revocation unknown (redis unavailable); accepting the socket")
         }
     }
-    socket.extensions.insert(claims.user_id());
+    admit(&socket, claims.user_id());
     Ok(())
 }
 
-/// Connect handler: joins the user's room and registers the event handlers.
-pub async fn on_connect(socket: SocketRef) {
-    let Some(user) = socket.extensions.get::<UserId>() else {
-        socket.disconnect().ok();
-        return;
-    };
+/// Stores the user id on the socket, joins `user:{sub}` and registers the event
+/// handlers — in the middleware, before the client learns it is connected.
+///
+/// socketioxide sends the client its CONNECT packet when the middleware returns and
+/// only then *spawns* the async connect handler; an event read before a spawned
+/// handler registered anything has no handler and is dropped without an ack.
+/// Clients emit `course:subscribe` as soon as they connect, so admitting in the
+/// connect handler lost a subscription now and then on a busy node (found by
+/// `scripts/chaos.sh`: one of fifteen sockets reconnecting to a restarted node).
+fn admit(socket: &SocketRef, user: UserId) {
+    socket.extensions.insert(user);
     socket.join(user_room(user));
-    metrics::gauge!("realtime_connections").increment(1.0);
-    metrics::counter!("realtime_connections_total").increment(1);
     socket.on("course:subscribe", subscribe);
     socket.on("course:unsubscribe", unsubscribe);
+}
+
+/// Connect handler: counts the socket; [`authenticate`] has admitted it already.
+pub async fn on_connect(socket: SocketRef) {
+    metrics::gauge!("realtime_connections").increment(1.0);
+    metrics::counter!("realtime_connections_total").increment(1);
     socket.on_disconnect(async || {
         metrics::gauge!("realtime_connections").decrement(1.0);
     });

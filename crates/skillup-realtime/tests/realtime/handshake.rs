@@ -71,3 +71,51 @@ async fn a_good_token_connects_and_subscriptions_are_checked() {
         probe.close().await;
     }
 }
+
+/// socketioxide tells the client it is connected and only then spawns the connect
+/// handler, which a busy node may run late; a client subscribing on `connect` must
+/// still get its ack. Here the connect handler is made to run 500 ms late.
+#[tokio::test]
+async fn a_subscribe_sent_on_connect_is_answered_however_late_the_connect_handler_runs() {
+    use skillup_realtime::sockets;
+    use skillup_realtime::state::AppState;
+    use socketioxide::extract::SocketRef;
+    use socketioxide::handler::ConnectHandler;
+
+    let db = skillup_testkit::fresh_database().await;
+    seed::seed(&db.pool, crate::helpers::COURSES, &|_| {})
+        .await
+        .expect("seed");
+    let env = skillup_testkit::service_env(
+        &db,
+        &skillup_testkit::redis_url(),
+        &skillup_testkit::unique_prefix(),
+    );
+    let config = skillup_realtime::RealtimeConfig::from_env(&env).expect("config");
+    let jwt = skillup_common::auth::JwtKeys::new(&config.jwt);
+    let state = AppState {
+        db: skillup_db::connect_lazy(&config.database).expect("pool"),
+        cache: skillup_cache::Cache::connect(&config.redis)
+            .await
+            .expect("redis"),
+        jwt: jwt.clone(),
+    };
+    let (layer, io) = socketioxide::SocketIo::builder()
+        .with_state(state)
+        .build_layer();
+    let late = async |socket: SocketRef| {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        sockets::on_connect(socket).await;
+    };
+    io.ns("/", late.with(sockets::authenticate));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new().layer(layer)).await });
+
+    let (course, _) = student_course();
+    let token = jwt.mint(seed::student_id(1), Duration::from_secs(600), None);
+    let mut probe = crate::helpers::Probe::spawn(&url, &token, &[course]).await;
+    let ack = probe.until("ack").await;
+    assert_eq!(ack["ack"], json!({"ok": true}));
+    probe.close().await;
+}
