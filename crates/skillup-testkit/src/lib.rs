@@ -187,6 +187,187 @@ impl Drop for PrivateRedis {
     }
 }
 
+/// A `redis-server` of this test's own that speaks only TLS, with a certificate
+/// (SAN `127.0.0.1` and `localhost`) signed by a CA made for it at test time with
+/// `openssl`, as Redis Cloud's servers are signed by Redis's private CA. Killed
+/// and its files removed on drop.
+pub struct TlsRedis {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    child: Child,
+}
+
+impl TlsRedis {
+    pub fn start() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("skillup-tls-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("create the certificate dir");
+        make_ca(&dir, "ca", "SkillUp test CA");
+        // A CA nobody signed the server with: trusting it must not be enough.
+        make_ca(&dir, "other-ca", "SkillUp other CA");
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+             keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("write the extensions file");
+        openssl(
+            &dir,
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        );
+        openssl(
+            &dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+            ],
+        );
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .current_dir(&dir)
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--tls-cert-file",
+                "server.pem",
+                "--tls-key-file",
+                "server.key",
+                "--tls-ca-cert-file",
+                "ca.pem",
+                "--tls-auth-clients",
+                "no",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/test.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "TLS redis did not start on port {port} (is redis-server built with TLS?)"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { port, dir, child }
+    }
+
+    /// `rediss://127.0.0.1:{port}`.
+    pub fn url(&self) -> String {
+        format!("rediss://127.0.0.1:{}", self.port)
+    }
+
+    /// The PEM of the CA that signed the server's certificate.
+    pub fn ca_file(&self) -> String {
+        self.dir.join("ca.pem").to_string_lossy().into_owned()
+    }
+
+    /// The PEM of another CA, which signed nothing this server presents.
+    pub fn other_ca_file(&self) -> String {
+        self.dir.join("other-ca.pem").to_string_lossy().into_owned()
+    }
+
+    /// A Redis config for this server under `prefix`, trusting `ca_file` (or the
+    /// system's roots with `None`).
+    pub fn config(&self, prefix: &str, ca_file: Option<&str>) -> RedisConfig {
+        let url = self.url();
+        let mut env: std::collections::HashMap<&str, &str> = [
+            ("REDIS_URL", url.as_str()),
+            ("REDIS_KEY_PREFIX", prefix),
+            ("REDIS_COMMAND_TIMEOUT_MS", "1000"),
+        ]
+        .into_iter()
+        .collect();
+        if let Some(ca) = ca_file {
+            env.insert("REDIS_TLS_CA_FILE", ca);
+        }
+        RedisConfig::from_env(&env).expect("TLS redis config is valid")
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A self-signed CA `{name}.pem` / `{name}.key` in `dir`.
+fn make_ca(dir: &std::path::Path, name: &str, cn: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.pem"),
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={cn}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+}
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Polls `check` every 20 ms until it holds or `timeout` passes; returns whether it held.
 pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
 where

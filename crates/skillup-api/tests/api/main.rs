@@ -18,4 +18,5 @@ mod openapi;
 mod progress;
 mod redis_down;
 mod redis_keys;
+mod redis_tls;
 mod security;
