@@ -368,6 +368,106 @@ fn openssl(dir: &std::path::Path, args: &[&str]) {
     );
 }
 
+/// A service binary run as in production (for signal tests): its environment is
+/// exactly `env` (plus `PATH`), its log lines are collected, and it is killed on
+/// drop if still running.
+pub struct ServiceProcess {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// The HTTP port it was given (`PORT`).
+    pub port: u16,
+}
+
+impl ServiceProcess {
+    /// Starts `binary` (a `CARGO_BIN_EXE_*` path) on a free port and waits until
+    /// that port accepts connections.
+    pub fn spawn(binary: &str, env: &std::collections::HashMap<String, String>) -> Self {
+        use std::io::BufRead;
+        let port = free_port();
+        let mut child = Command::new(binary)
+            .env_clear()
+            .envs(env)
+            .env("PORT", port.to_string())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{binary} runs: {e}"));
+        let (tx, lines) = std::sync::mpsc::channel();
+        let out = child.stdout.take().expect("piped stdout");
+        let err = child.stderr.take().expect("piped stderr");
+        for stream in [
+            Box::new(out) as Box<dyn std::io::Read + Send>,
+            Box::new(err),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stream)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let mut process = Self { child, lines, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = process.child.try_wait() {
+                panic!(
+                    "{binary} exited with {status} before listening: {:#?}",
+                    process.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{binary} did not listen on {port}: {:#?}",
+                process.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        process
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM, as Docker, Railway and Kubernetes do to stop a container.
+    pub fn sigterm(&self) {
+        signal(self.pid(), "TERM");
+    }
+
+    /// Waits up to `timeout` for the process to exit; its status, or `None` if it
+    /// is still running.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The log lines printed so far (and not returned by an earlier call).
+    pub fn log(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Polls `check` every 20 ms until it holds or `timeout` passes; returns whether it held.
 pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
 where

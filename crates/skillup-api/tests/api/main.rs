@@ -20,3 +20,4 @@ mod redis_down;
 mod redis_keys;
 mod redis_tls;
 mod security;
+mod shutdown;
