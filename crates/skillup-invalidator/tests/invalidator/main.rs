@@ -4,5 +4,6 @@
 mod helpers;
 mod outages;
 mod replicas;
+mod shutdown;
 mod sql_changes;
 mod stress;
