@@ -8,3 +8,4 @@ mod demo_page;
 mod handshake;
 mod helpers;
 mod outages;
+mod shutdown;
