@@ -1,12 +1,13 @@
-//! SIGTERM with sockets connected (events just delivered, polls pending), against the binary as it runs
-//! in production: the node closes every socket's transport itself (the pending
-//! requests of long-polling clients would otherwise hold axum's graceful
-//! shutdown for a ping interval) and exits 0 within `SHUTDOWN_GRACE_SECS`.
+//! SIGTERM with sockets connected (events just delivered, polls pending),
+//! against the binary as it runs in production: the node closes every socket's
+//! transport itself (the pending requests of long-polling clients would otherwise
+//! hold axum's graceful shutdown for a ping interval) and exits 0 within
+//! `SHUTDOWN_GRACE_SECS`.
 //!
 //! Clients see `transport close` (or `transport error` when polling), reasons
-//! after which `socket.io-client` reconnects by itself — to another node behind the load balancer during a
-//! rolling deploy. (`io server disconnect`, a Socket.IO-level disconnect, would
-//! tell them not to reconnect.)
+//! after which `socket.io-client` reconnects by itself — to another node behind
+//! the load balancer during a rolling deploy. (`io server disconnect`, a
+//! Socket.IO-level disconnect, would tell them not to reconnect.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
