@@ -8,6 +8,7 @@ mod authorization;
 mod bodies;
 mod config;
 mod courses;
+mod deploy;
 mod enrollments;
 mod health;
 mod helpers;

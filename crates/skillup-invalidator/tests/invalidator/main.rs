@@ -1,6 +1,7 @@
 //! The invalidator against real Postgres and Redis, with the real API reading
 //! through the cache beside it.
 
+mod deploy;
 mod helpers;
 mod outages;
 mod replicas;
