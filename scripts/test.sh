@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against real Postgres and Redis, starting (or
 # installing) them first the way scripts/dev.sh does, with Node.js, the npm
-# packages of the realtime tests and Debian's Chromium installed when absent. Each test makes its own
+# packages of the realtime tests, Debian's Chromium, openssl and docker-compose
+# (for scripts/check-compose.sh) installed when absent. Each test makes its own
 # database (skillup_test_*) and key prefix; leftovers of earlier runs are dropped.
 #
 #   scripts/test.sh                # everything
@@ -18,6 +19,7 @@ ensure_cargo
 ensure_postgres
 ensure_redis
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server   # outage tests run a private one
+command -v openssl >/dev/null 2>&1 || apt_install openssl   # TLS tests make a CA at test time
 ensure_node
 ensure_npm_deps "$ROOT/crates/skillup-realtime/web"        # the demo page's socket.io-client
 ensure_npm_deps "$ROOT/crates/skillup-realtime/tests/js"   # real clients: socket.io-client, playwright-core
@@ -27,6 +29,9 @@ if command -v psql >/dev/null 2>&1; then
   stale=$(psql "$DATABASE_URL" -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'skillup\_test\_%'" || true)
   for db in $stale; do psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null || true; done
 fi
+
+log "deploy files: docker compose"
+"$ROOT/scripts/check-compose.sh"   # deploy/railway/*.json: each service crate's deploy.rs
 
 log "cargo test"
 cargo test --workspace "$@"

@@ -1,10 +1,12 @@
 //! One fred client per process, built from `RedisConfig`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use fred::prelude::*;
-use fred::types::config::UnresponsiveConfig;
-use skillup_common::config::RedisConfig;
+use fred::rustls::{ClientConfig, RootCertStore};
+use fred::types::config::{TlsConnector, UnresponsiveConfig};
+use skillup_common::config::{RedisConfig, TlsCaBundle};
 
 use crate::CacheError;
 
@@ -13,10 +15,15 @@ pub const FIRST_CONNECT_WAIT: Duration = Duration::from_secs(2);
 
 /// The fred builder for `cfg`: URL (plain or `rediss://`), a reconnect policy that
 /// never gives up (100 ms doubling to 2 s), bounded connect and command timeouts,
-/// and unresponsive-connection detection so a hung Redis is noticed.
+/// and unresponsive-connection detection so a hung Redis is noticed. With
+/// `REDIS_TLS_CA_FILE` a `rediss://` connection trusts exactly that bundle's CAs;
+/// without it, fred's default (the system's roots).
 pub fn builder(cfg: &RedisConfig) -> Result<Builder, CacheError> {
     let mut config = fred::types::config::Config::from_url(cfg.url.expose())
         .map_err(|e| CacheError::Config(e.to_string()))?;
+    if let Some(ca) = &cfg.tls_ca {
+        config.tls = Some(private_ca_connector(ca)?.into());
+    }
     // Keep retrying when Redis is down at start instead of failing the caller:
     // services start degraded and pick Redis up when it appears.
     config.fail_fast = false;
@@ -37,6 +44,27 @@ pub fn builder(cfg: &RedisConfig) -> Result<Builder, CacheError> {
         })
         .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
     Ok(builder)
+}
+
+/// A rustls connector (ring, as everywhere in this workspace) whose only roots
+/// are the bundle's certificates.
+fn private_ca_connector(ca: &TlsCaBundle) -> Result<TlsConnector, CacheError> {
+    let tls_error = |e: &dyn std::fmt::Display| {
+        CacheError::Config(format!("REDIS_TLS_CA_FILE={}: {e}", ca.path.display()))
+    };
+    let mut roots = RootCertStore::empty();
+    for cert in ca.certs.iter() {
+        roots.add(cert.clone()).map_err(|e| tls_error(&e))?;
+    }
+    // An explicit provider: `ClientConfig::builder()` would panic if another
+    // crypto provider ever entered the tree.
+    let provider = Arc::new(fred::rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_error(&e))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config.into())
 }
 
 /// [`builder`] for a client whose connection tracks the keys it reads (Redis

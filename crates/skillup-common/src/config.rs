@@ -6,8 +6,13 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 
 use secrecy::SecretString;
 use url::Url;
@@ -238,6 +243,63 @@ pub struct RedisConfig {
     /// `REDIS_COMMAND_TIMEOUT_MS` (default 250): a slower Redis is treated as down
     /// for that call, and the caller is served from Postgres.
     pub command_timeout: Duration,
+    /// `REDIS_TLS_CA_FILE` (unset: the system's roots): the CAs a `rediss://`
+    /// connection trusts, for servers whose certificate a private CA signed.
+    pub tls_ca: Option<TlsCaBundle>,
+}
+
+/// The CA certificates of `REDIS_TLS_CA_FILE`, read and checked once at start: a
+/// missing file or one without a usable CA certificate stops the binary then,
+/// not at the first reconnection.
+#[derive(Clone)]
+pub struct TlsCaBundle {
+    /// The file they came from, for log lines.
+    pub path: PathBuf,
+    /// DER certificates, in file order; each parses as a trust anchor.
+    pub certs: Arc<[CertificateDer<'static>]>,
+}
+
+impl std::fmt::Debug for TlsCaBundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsCaBundle")
+            .field("path", &self.path)
+            .field("certs", &self.certs.len())
+            .finish()
+    }
+}
+
+impl TlsCaBundle {
+    const VAR: &'static str = "REDIS_TLS_CA_FILE";
+
+    /// Reads a PEM bundle: every `CERTIFICATE` section, at least one, each a
+    /// certificate webpki accepts as a trust anchor. Errors name `REDIS_TLS_CA_FILE`.
+    pub fn read(path: &str) -> Result<Self, ConfigError> {
+        let pem = std::fs::read(path)
+            .map_err(|e| invalid(Self::VAR, path, format!("cannot read the file: {e}")))?;
+        let certs = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid(Self::VAR, path, format!("not a PEM bundle: {e}")))?;
+        if certs.is_empty() {
+            return Err(invalid(
+                Self::VAR,
+                path,
+                "no PEM CERTIFICATE found in the file",
+            ));
+        }
+        for (i, cert) in certs.iter().enumerate() {
+            webpki::anchor_from_trusted_cert(cert).map_err(|e| {
+                invalid(
+                    Self::VAR,
+                    path,
+                    format!("certificate {} is not a usable CA certificate: {e}", i + 1),
+                )
+            })?;
+        }
+        Ok(Self {
+            path: PathBuf::from(path),
+            certs: certs.into(),
+        })
+    }
 }
 
 impl RedisConfig {
@@ -254,13 +316,27 @@ impl RedisConfig {
                 "must not contain pattern characters (* ? [ ] \\) or spaces",
             ));
         }
+        let url = url_or(env, "REDIS_URL", Self::DEFAULT_URL, &["redis", "rediss"])?;
+        let tls_ca = match env.var(TlsCaBundle::VAR) {
+            None => None,
+            // A CA for a plain connection would be silently ignored: say so now.
+            Some(path) if url.url().scheme() != "rediss" => {
+                return Err(invalid(
+                    TlsCaBundle::VAR,
+                    &path,
+                    "REDIS_URL is not rediss://, so there is no TLS connection to use it for",
+                ));
+            }
+            Some(path) => Some(TlsCaBundle::read(&path)?),
+        };
         Ok(Self {
-            url: url_or(env, "REDIS_URL", Self::DEFAULT_URL, &["redis", "rediss"])?,
+            url,
             key_prefix,
             default_ttl: seconds_or(env, "REDIS_DEFAULT_TTL", 3600)?,
             course_ttl: seconds_or(env, "REDIS_COURSE_TTL", 3600)?,
             user_ttl: seconds_or(env, "REDIS_USER_TTL", 1800)?,
             command_timeout: millis_or(env, "REDIS_COMMAND_TIMEOUT_MS", 250)?,
+            tls_ca,
         })
     }
 }
@@ -450,6 +526,66 @@ mod tests {
             "rediss://default:***@redis.example:6380"
         );
         assert!(!format!("{cfg:?}").contains("pw@"));
+    }
+
+    /// A file under the temp dir holding `contents`, removed by the caller's test end.
+    fn temp_file(name: &str, contents: &[u8]) -> String {
+        let path =
+            std::env::temp_dir().join(format!("skillup-config-{}-{name}", std::process::id()));
+        std::fs::write(&path, contents).expect("write temp file");
+        path.to_string_lossy().into_owned()
+    }
+
+    fn ca_error(url: &'static str, path: &str) -> String {
+        let mut e: HashMap<String, String> = HashMap::new();
+        e.insert("REDIS_URL".into(), url.into());
+        e.insert("REDIS_TLS_CA_FILE".into(), path.into());
+        RedisConfig::from_env(&e).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn without_a_ca_file_tls_uses_the_system_roots() {
+        let cfg = RedisConfig::from_env(&env(&[("REDIS_URL", "rediss://h:6380")])).unwrap();
+        assert!(cfg.tls_ca.is_none());
+    }
+
+    #[test]
+    fn unusable_ca_files_name_the_variable() {
+        let missing = ca_error("rediss://h:6380", "/nonexistent/ca.pem");
+        assert!(missing.starts_with("REDIS_TLS_CA_FILE="), "{missing}");
+        assert!(missing.contains("cannot read"), "{missing}");
+
+        let empty = temp_file("empty.pem", b"just text, no PEM sections\n");
+        let err = ca_error("rediss://h:6380", &empty);
+        assert!(err.starts_with("REDIS_TLS_CA_FILE="), "{err}");
+        assert!(err.contains("no PEM CERTIFICATE"), "{err}");
+
+        let garbage = temp_file(
+            "garbage.pem",
+            b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+        );
+        let err = ca_error("rediss://h:6380", &garbage);
+        assert!(err.starts_with("REDIS_TLS_CA_FILE="), "{err}");
+        assert!(err.contains("not a usable CA certificate"), "{err}");
+
+        let bad_base64 = temp_file(
+            "base64.pem",
+            b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+        );
+        let err = ca_error("rediss://h:6380", &bad_base64);
+        assert!(err.starts_with("REDIS_TLS_CA_FILE="), "{err}");
+
+        for f in [empty, garbage, bad_base64] {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+
+    #[test]
+    fn a_ca_file_without_tls_is_refused() {
+        // Checked before the file is read: a plain URL can never use it.
+        let err = ca_error("redis://h:6379", "/nonexistent/ca.pem");
+        assert!(err.starts_with("REDIS_TLS_CA_FILE="), "{err}");
+        assert!(err.contains("not rediss://"), "{err}");
     }
 
     #[test]

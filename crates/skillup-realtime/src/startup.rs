@@ -113,7 +113,8 @@ impl Application {
         let grace = self.grace;
         let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
             shutdown.await;
-            // Open websockets would hold the graceful shutdown forever: close them first.
+            // Open sockets hold the graceful shutdown (a long-polling client keeps a
+            // request pending for up to a ping interval): close them first.
             if tokio::time::timeout(grace, io.close()).await.is_err() {
                 tracing::warn!("sockets did not all close within {grace:?}");
             }

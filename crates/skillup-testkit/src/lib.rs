@@ -187,6 +187,287 @@ impl Drop for PrivateRedis {
     }
 }
 
+/// A `redis-server` of this test's own that speaks only TLS, with a certificate
+/// (SAN `127.0.0.1` and `localhost`) signed by a CA made for it at test time with
+/// `openssl`, as Redis Cloud's servers are signed by Redis's private CA. Killed
+/// and its files removed on drop.
+pub struct TlsRedis {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    child: Child,
+}
+
+impl TlsRedis {
+    pub fn start() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("skillup-tls-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("create the certificate dir");
+        make_ca(&dir, "ca", "SkillUp test CA");
+        // A CA nobody signed the server with: trusting it must not be enough.
+        make_ca(&dir, "other-ca", "SkillUp other CA");
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+             keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("write the extensions file");
+        openssl(
+            &dir,
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        );
+        openssl(
+            &dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+            ],
+        );
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .current_dir(&dir)
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--tls-cert-file",
+                "server.pem",
+                "--tls-key-file",
+                "server.key",
+                "--tls-ca-cert-file",
+                "ca.pem",
+                "--tls-auth-clients",
+                "no",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/test.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "TLS redis did not start on port {port} (is redis-server built with TLS?)"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { port, dir, child }
+    }
+
+    /// `rediss://127.0.0.1:{port}`.
+    pub fn url(&self) -> String {
+        format!("rediss://127.0.0.1:{}", self.port)
+    }
+
+    /// The PEM of the CA that signed the server's certificate.
+    pub fn ca_file(&self) -> String {
+        self.dir.join("ca.pem").to_string_lossy().into_owned()
+    }
+
+    /// The PEM of another CA, which signed nothing this server presents.
+    pub fn other_ca_file(&self) -> String {
+        self.dir.join("other-ca.pem").to_string_lossy().into_owned()
+    }
+
+    /// A Redis config for this server under `prefix`, trusting `ca_file` (or the
+    /// system's roots with `None`).
+    pub fn config(&self, prefix: &str, ca_file: Option<&str>) -> RedisConfig {
+        let url = self.url();
+        let mut env: std::collections::HashMap<&str, &str> = [
+            ("REDIS_URL", url.as_str()),
+            ("REDIS_KEY_PREFIX", prefix),
+            ("REDIS_COMMAND_TIMEOUT_MS", "1000"),
+        ]
+        .into_iter()
+        .collect();
+        if let Some(ca) = ca_file {
+            env.insert("REDIS_TLS_CA_FILE", ca);
+        }
+        RedisConfig::from_env(&env).expect("TLS redis config is valid")
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A self-signed CA `{name}.pem` / `{name}.key` in `dir`.
+fn make_ca(dir: &std::path::Path, name: &str, cn: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.pem"),
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={cn}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+}
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A service binary run as in production (for signal tests): its environment is
+/// exactly `env` (plus `PATH`), its log lines are collected, and it is killed on
+/// drop if still running.
+pub struct ServiceProcess {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// The HTTP port it was given (`PORT`).
+    pub port: u16,
+}
+
+impl ServiceProcess {
+    /// Starts `binary` (a `CARGO_BIN_EXE_*` path) on a free port and waits until
+    /// that port accepts connections.
+    pub fn spawn(binary: &str, env: &std::collections::HashMap<String, String>) -> Self {
+        use std::io::BufRead;
+        let port = free_port();
+        let mut child = Command::new(binary)
+            .env_clear()
+            .envs(env)
+            .env("PORT", port.to_string())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{binary} runs: {e}"));
+        let (tx, lines) = std::sync::mpsc::channel();
+        let out = child.stdout.take().expect("piped stdout");
+        let err = child.stderr.take().expect("piped stderr");
+        for stream in [
+            Box::new(out) as Box<dyn std::io::Read + Send>,
+            Box::new(err),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stream)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let mut process = Self { child, lines, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = process.child.try_wait() {
+                panic!(
+                    "{binary} exited with {status} before listening: {:#?}",
+                    process.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{binary} did not listen on {port}: {:#?}",
+                process.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        process
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM, as Docker, Railway and Kubernetes do to stop a container.
+    pub fn sigterm(&self) {
+        signal(self.pid(), "TERM");
+    }
+
+    /// Waits up to `timeout` for the process to exit; its status, or `None` if it
+    /// is still running.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The log lines printed so far (and not returned by an earlier call).
+    pub fn log(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Polls `check` every 20 ms until it holds or `timeout` passes; returns whether it held.
 pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
 where
@@ -368,5 +649,157 @@ pub mod jwt {
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock after 1970");
         i64::try_from(since.as_secs()).expect("seconds fit i64")
+    }
+}
+
+/// The deploy files, read as the platforms read them, for tests that hold them
+/// to what the services really are.
+pub mod deploy {
+    use std::path::PathBuf;
+
+    use serde_json::Value;
+
+    /// The workspace root (where `deploy/` and `docker/` live).
+    pub fn workspace_root() -> PathBuf {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+    }
+
+    /// What `deploy/railway/{service}.json` tells Railway.
+    #[derive(Debug)]
+    pub struct Railway {
+        pub start_command: String,
+        pub healthcheck_path: String,
+        /// `healthcheckTimeout`, seconds.
+        pub healthcheck_timeout: u64,
+    }
+
+    /// Reads `deploy/railway/{service}.json` and checks what needs no running
+    /// service: a Dockerfile build whose Dockerfile exists, builds the start
+    /// command's binary (`--bin`) and installs it on the image's `PATH`; a start
+    /// command that is one binary and nothing else (our services take their
+    /// settings from the environment, never from arguments); a health-check
+    /// path; a restart policy.
+    pub fn railway(service: &str) -> Railway {
+        let path = workspace_root().join(format!("deploy/railway/{service}.json"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let json: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let field = |pointer: &str| -> &Value {
+            json.pointer(pointer)
+                .unwrap_or_else(|| panic!("{}: no {pointer}", path.display()))
+        };
+        let string = |pointer: &str| -> String {
+            field(pointer)
+                .as_str()
+                .unwrap_or_else(|| panic!("{}: {pointer} is not a string", path.display()))
+                .to_owned()
+        };
+        assert_eq!(string("/build/builder"), "DOCKERFILE", "{}", path.display());
+        let dockerfile_path = string("/build/dockerfilePath");
+        let dockerfile = std::fs::read_to_string(workspace_root().join(&dockerfile_path))
+            .unwrap_or_else(|e| {
+                panic!("{}: dockerfilePath {dockerfile_path}: {e}", path.display())
+            });
+        let start_command = string("/deploy/startCommand");
+        assert!(
+            !start_command.is_empty() && !start_command.contains(char::is_whitespace),
+            "{}: startCommand {start_command:?} must be one binary",
+            path.display()
+        );
+        assert!(
+            dockerfile.contains(&format!("--bin {start_command} "))
+                || dockerfile.contains(&format!("--bin {start_command}\n")),
+            "{dockerfile_path} does not build {start_command}"
+        );
+        assert!(
+            dockerfile.contains(&format!("target/release/{start_command} ")),
+            "{dockerfile_path} does not install {start_command}"
+        );
+        let healthcheck_path = string("/deploy/healthcheckPath");
+        assert!(healthcheck_path.starts_with('/'), "{}", path.display());
+        assert_eq!(
+            string("/deploy/restartPolicyType"),
+            "ON_FAILURE",
+            "{}",
+            path.display()
+        );
+        let healthcheck_timeout = field("/deploy/healthcheckTimeout")
+            .as_u64()
+            .unwrap_or_else(|| panic!("{}: healthcheckTimeout", path.display()));
+        Railway {
+            start_command,
+            healthcheck_path,
+            healthcheck_timeout,
+        }
+    }
+
+    /// Runs `binary` as Railway would run the service of `config`: with `env`, a
+    /// `PORT` it chose, and the health check asked until it answers 200 or the
+    /// config's `healthcheckTimeout` passes. Panics naming what failed.
+    pub fn assert_served_as_railway_checks(
+        config: &Railway,
+        binary: &str,
+        env: &std::collections::HashMap<String, String>,
+    ) {
+        let name = std::path::Path::new(binary)
+            .file_name()
+            .expect("binary path has a name")
+            .to_string_lossy();
+        assert_eq!(
+            name, config.start_command,
+            "startCommand names the binary this crate builds"
+        );
+        let process = super::ServiceProcess::spawn(binary, env);
+        let deadline = std::time::Instant::now()
+            + std::time::Duration::from_secs(config.healthcheck_timeout.min(30));
+        let mut last = String::new();
+        while std::time::Instant::now() < deadline {
+            match http_status(process.port, &config.healthcheck_path) {
+                Ok(200) => return,
+                Ok(status) => last = format!("status {status}"),
+                Err(e) => last = e.to_string(),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!(
+            "GET {} on {} never answered 200 (last: {last}): {:#?}",
+            config.healthcheck_path,
+            config.start_command,
+            process.log()
+        );
+    }
+
+    /// The status code of `GET path` on 127.0.0.1:`port`, over plain HTTP/1.1.
+    fn http_status(port: u16, path: &str) -> std::io::Result<u16> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: healthcheck.railway.app\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head)?;
+        std::str::from_utf8(&head[9..12])
+            .ok()
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(|| std::io::Error::other("not an HTTP/1.1 status line"))
+    }
+
+    /// The services `deploy/railway/` configures, from its file names.
+    pub fn railway_services() -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(workspace_root().join("deploy/railway"))
+            .expect("deploy/railway exists")
+            .map(|entry| {
+                entry
+                    .expect("dir entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        names.sort();
+        names
     }
 }

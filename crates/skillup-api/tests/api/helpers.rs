@@ -32,6 +32,8 @@ pub struct Options {
     pub auth_failure_limit: &'static str,
     /// `AUTH_FAILURE_WINDOW_SECS`.
     pub auth_failure_window_secs: &'static str,
+    /// `REDIS_TLS_CA_FILE`, unset by default.
+    pub redis_tls_ca_file: Option<String>,
 }
 
 impl Default for Options {
@@ -41,6 +43,7 @@ impl Default for Options {
             cors_origins: None,
             auth_failure_limit: "1000000",
             auth_failure_window_secs: "60",
+            redis_tls_ca_file: None,
         }
     }
 }
@@ -70,6 +73,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     .collect();
     if let Some(origins) = options.cors_origins {
         env.insert("CORS_ORIGINS", origins);
+    }
+    if let Some(ca) = &options.redis_tls_ca_file {
+        env.insert("REDIS_TLS_CA_FILE", ca);
     }
     let config = ApiConfig::from_env(&env).expect("test config is valid");
     let app = Application::build(config).await.expect("app builds");

@@ -6,6 +6,7 @@ mod near;
 mod operations;
 mod single_flight;
 mod stale_fills;
+mod tls;
 
 use skillup_cache::Cache;
 use skillup_testkit::{redis_config, redis_url, unique_prefix};

@@ -1,8 +1,10 @@
 //! The invalidator against real Postgres and Redis, with the real API reading
 //! through the cache beside it.
 
+mod deploy;
 mod helpers;
 mod outages;
 mod replicas;
+mod shutdown;
 mod sql_changes;
 mod stress;

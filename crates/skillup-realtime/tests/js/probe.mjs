@@ -12,7 +12,9 @@ const [url, token, courses = ""] = process.argv.slice(2);
 const print = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 
 const auth = token === "-" ? {} : { token };
-const socket = io(url, { auth, transports: ["websocket"], reconnection: false, timeout: 5000 });
+// PROBE_TRANSPORT=polling: HTTP long-polling only (a request always pending on the server).
+const transports = [process.env.PROBE_TRANSPORT || "websocket"];
+const socket = io(url, { auth, transports, reconnection: false, timeout: 5000 });
 
 socket.on("connect_error", (err) => {
   print({ type: "connect_error", message: err.message });

@@ -134,9 +134,21 @@ pub fn js_dir() -> &'static str {
 
 impl Probe {
     pub async fn spawn(url: &str, token: &str, subscribe: &[CourseId]) -> Self {
+        Self::spawn_over(url, token, subscribe, "websocket").await
+    }
+
+    /// [`Probe::spawn`] over one transport: `websocket` or `polling` (HTTP
+    /// long-polling, which keeps a request pending on the server).
+    pub async fn spawn_over(
+        url: &str,
+        token: &str,
+        subscribe: &[CourseId],
+        transport: &str,
+    ) -> Self {
         let courses: Vec<String> = subscribe.iter().map(ToString::to_string).collect();
         let mut child = Command::new("node")
             .current_dir(js_dir())
+            .env("PROBE_TRANSPORT", transport)
             .args(["probe.mjs", url, token, &courses.join(",")])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -5,6 +5,8 @@
 mod authorization;
 mod delivery;
 mod demo_page;
+mod deploy;
 mod handshake;
 mod helpers;
 mod outages;
+mod shutdown;
