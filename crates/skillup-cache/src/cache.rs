@@ -405,18 +405,24 @@ impl Cache {
         if keys.is_empty() {
             return Ok(0);
         }
-        self.evict_near(keys.iter().map(CacheKey::as_str));
-        let deleted = self.invalidate_in_redis(keys).await;
-        // Again once Redis confirmed: an answer read just before the delete may
-        // have entered L1 while it ran (its push is applied here too).
-        self.evict_near(keys.iter().map(CacheKey::as_str));
-        deleted
+        let names: Vec<&str> = keys.iter().map(CacheKey::as_str).collect();
+        self.evicting(&names, self.invalidate_in_redis(keys)).await
     }
 
     fn evict_near<'a>(&self, keys: impl IntoIterator<Item = &'a str>) {
         if let Some(near) = &self.inner.near {
             near.evict(keys);
         }
+    }
+
+    /// Runs `delete`, a Redis call removing `keys`, with `keys` evicted from L1
+    /// before it and again once Redis confirmed: an answer read just before the
+    /// delete may have entered L1 while it ran (its push is applied then too).
+    async fn evicting<T>(&self, keys: &[&str], delete: impl Future<Output = T>) -> T {
+        self.evict_near(keys.iter().copied());
+        let result = delete.await;
+        self.evict_near(keys.iter().copied());
+        result
     }
 
     async fn invalidate_in_redis(&self, keys: &[CacheKey]) -> Result<u64, CacheError> {
@@ -480,12 +486,13 @@ impl Cache {
     /// Deletes one key (no generation bump). Returns whether it existed.
     pub async fn delete(&self, key: &CacheKey) -> Result<bool, CacheError> {
         self.inner.flights.detach(key.as_str());
-        self.evict_near([key.as_str()]);
-        let n = self
-            .call(self.inner.client.unlink::<u64, _>(key.as_str()))
-            .await;
-        self.evict_near([key.as_str()]);
-        Ok(n? > 0)
+        let n: u64 = self
+            .evicting(
+                &[key.as_str()],
+                self.call(self.inner.client.unlink(key.as_str())),
+            )
+            .await?;
+        Ok(n > 0)
     }
 
     /// Deletes every key matching `pattern` with `SCAN` + `UNLINK` in batches
@@ -504,10 +511,10 @@ impl Cache {
             if let Some(keys) = page.take_results().filter(|k| !k.is_empty()) {
                 let names: Vec<String> =
                     keys.iter().map(|k| k.as_str_lossy().into_owned()).collect();
-                self.evict_near(names.iter().map(String::as_str));
-                let n = self.call(self.inner.client.unlink::<u64, _>(keys)).await;
-                self.evict_near(names.iter().map(String::as_str));
-                deleted += n?;
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                deleted += self
+                    .evicting(&names, self.call(self.inner.client.unlink::<u64, _>(keys)))
+                    .await?;
             }
             page.next();
         }

@@ -169,6 +169,12 @@ impl NearCache {
         }
     }
 
+    /// Applies the invalidation pushes received so far.
+    pub fn apply_received(&self) {
+        let mut pushes = self.lock();
+        self.apply_pushes(&mut pushes);
+    }
+
     /// Drops `keys` and refuses inserts of answers read before now.
     pub fn evict<'a>(&self, keys: impl IntoIterator<Item = &'a str>) {
         let mut pushes = self.lock();
@@ -310,7 +316,7 @@ async fn maintain(near: Weak<NearCache>, client: Client) {
                     near.turn_off();
                     return;
                 }
-                near.evict([]);
+                near.apply_received();
             }
             event = reconnects.recv() => {
                 let Some(near) = near.upgrade() else { return };
