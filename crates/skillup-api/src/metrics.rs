@@ -12,7 +12,6 @@ use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 /// The matched route pattern (`/api/courses/{id}`), found once per request by
 /// [`RootSpan`] and read by [`record`]: matching a path against the routes is a
 /// walk over their regexes, too dear to do twice per request.
-#[derive(Clone)]
 struct RouteLabel(Option<String>);
 
 /// The request span of `tracing-actix-web` (its standard fields), built only when
@@ -46,11 +45,10 @@ pub async fn record(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
     let res = next.call(req).await?;
-    let route = res
-        .request()
-        .extensions()
-        .get::<RouteLabel>()
-        .map_or_else(|| res.request().match_pattern(), |r| r.0.clone())
+    // Taken, not cloned: nothing reads the label after this.
+    let found = res.request().extensions_mut().remove::<RouteLabel>();
+    let route = found
+        .map_or_else(|| res.request().match_pattern(), |r| r.0)
         .unwrap_or_else(|| "unmatched".to_owned());
     metrics::histogram!(
         "http_request_duration_seconds",
