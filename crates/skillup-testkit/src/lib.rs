@@ -787,6 +787,20 @@ pub mod deploy {
             .ok_or_else(|| std::io::Error::other("not an HTTP/1.1 status line"))
     }
 
+    /// The whole check of one service's Railway config: [`railway`], then
+    /// [`assert_served_as_railway_checks`] with `binary` (its crate's
+    /// `CARGO_BIN_EXE_*`) on a fresh database and key prefix.
+    pub async fn check_railway_service(service: &str, binary: &'static str) {
+        let config = railway(service);
+        let db = crate::fresh_database().await;
+        let env = crate::service_env(&db, &crate::redis_url(), &crate::unique_prefix());
+        tokio::task::spawn_blocking(move || {
+            assert_served_as_railway_checks(&config, binary, &env);
+        })
+        .await
+        .expect("health check");
+    }
+
     /// The services `deploy/railway/` configures, from its file names.
     pub fn railway_services() -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(workspace_root().join("deploy/railway"))
