@@ -52,14 +52,7 @@ async fn every_jwt_attack_is_refused_at_the_handshake() {
     let revoked = stack.jwt.sign(&json!({
         "sub": student.0, "exp": chrono::Utc::now().timestamp() + 600, "session_id": "rt-revoked"
     }));
-    let res = stack
-        .http
-        .post(format!("{}/api/auth/logout", stack.api))
-        .bearer_auth(&revoked)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
+    stack.revoke(&revoked).await;
 
     let mut cases: Vec<(&str, Option<String>)> =
         skillup_testkit::jwt::attacks(&student.to_string(), "test-secret")

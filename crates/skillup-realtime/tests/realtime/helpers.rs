@@ -84,6 +84,18 @@ impl Stack {
         self.jwt.mint(user, Duration::from_secs(600), None)
     }
 
+    /// Logs `token`'s session out through the API, so the token is revoked.
+    pub async fn revoke(&self, token: &str) {
+        let res = self
+            .http
+            .post(format!("{}/api/auth/logout", self.api))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("logout request");
+        assert_eq!(res.status(), 204, "logout");
+    }
+
     pub async fn put_progress(
         &self,
         user: UserId,
