@@ -365,9 +365,10 @@ impl Cache {
                 }
             }
             (Some(bytes), Some(generation)) => {
-                let names: Vec<&str> = [key.as_str(), key.guard()]
+                let (guard, index) = (key.guard(), key.index());
+                let names: Vec<&str> = [key.as_str(), guard.as_str()]
                     .into_iter()
-                    .chain(key.index())
+                    .chain(index.as_deref())
                     .collect();
                 let stored = self
                     .call(scripts::FILL.evalsha_with_reload::<i64, _, _>(
@@ -434,14 +435,17 @@ impl Cache {
                 deleted += self
                     .call(scripts::INVALIDATE.evalsha_with_reload::<u64, _, _>(
                         &self.inner.client,
-                        vec![key.as_str(), key.guard()],
+                        vec![key.as_str().to_owned(), key.guard()],
                         vec![ttl.as_str()],
                     ))
                     .await?;
             }
             return Ok(deleted);
         }
-        let names: Vec<&str> = keys.iter().flat_map(|k| [k.as_str(), k.guard()]).collect();
+        let names: Vec<String> = keys
+            .iter()
+            .flat_map(|k| [k.as_str().to_owned(), k.guard()])
+            .collect();
         self.call(scripts::INVALIDATE.evalsha_with_reload::<u64, _, _>(
             &self.inner.client,
             names,

@@ -16,13 +16,20 @@
 
 use skillup_common::{CourseId, UserId};
 
-/// A full Redis key (prefix included) and the generation key that guards its fills.
+/// A full Redis key (prefix included). Its guard and index names are derived on
+/// demand: a read answered from L1 or Redis never needs them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
     key: String,
-    guard: String,
-    /// The set a fill registers the key in, for the families invalidated together.
-    index: Option<String>,
+    /// How many leading bytes of `key` are the prefix.
+    prefix_len: usize,
+    /// Set for keys invalidated together with their family (listing pages).
+    family: Option<Family>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Family {
+    CoursePages,
 }
 
 impl CacheKey {
@@ -31,15 +38,30 @@ impl CacheKey {
         &self.key
     }
 
-    /// The generation key checked when this key is filled.
-    pub fn guard(&self) -> &str {
-        &self.guard
+    /// The generation key checked when this key is filled: `gen:{<key>}`, or the
+    /// family's shared one.
+    pub fn guard(&self) -> String {
+        let prefix = &self.key[..self.prefix_len];
+        match self.family {
+            None => format!("{prefix}gen:{{{}}}", self.key),
+            Some(Family::CoursePages) => courses_pages_guard(prefix),
+        }
     }
 
     /// The set a fill of this key registers it in (listing pages), if any.
-    pub fn index(&self) -> Option<&str> {
-        self.index.as_deref()
+    pub fn index(&self) -> Option<String> {
+        let prefix = &self.key[..self.prefix_len];
+        self.family
+            .map(|Family::CoursePages| courses_pages_index(prefix))
     }
+}
+
+fn courses_pages_guard(prefix: &str) -> String {
+    format!("{prefix}gen:courses:published")
+}
+
+fn courses_pages_index(prefix: &str) -> String {
+    format!("{prefix}index:courses:published")
 }
 
 impl std::fmt::Display for CacheKey {
@@ -66,33 +88,34 @@ impl Keys {
         &self.prefix
     }
 
-    fn single(&self, rest: &str) -> CacheKey {
-        let key = format!("{}{rest}", self.prefix);
-        let guard = format!("{}gen:{{{key}}}", self.prefix);
+    fn key(&self, rest: std::fmt::Arguments<'_>, family: Option<Family>) -> CacheKey {
+        use std::fmt::Write;
+        let mut key = self.prefix.clone();
+        key.write_fmt(rest)
+            .expect("writing to a String cannot fail");
         CacheKey {
             key,
-            guard,
-            index: None,
+            prefix_len: self.prefix.len(),
+            family,
         }
     }
 
     /// `course:{id}`: the course detail.
     pub fn course(&self, id: CourseId) -> CacheKey {
-        self.single(&format!("course:{id}"))
+        self.key(format_args!("course:{id}"), None)
     }
 
     /// `user:{id}`: the `/api/me` snapshot.
     pub fn user(&self, id: UserId) -> CacheKey {
-        self.single(&format!("user:{id}"))
+        self.key(format_args!("user:{id}"), None)
     }
 
     /// `courses:published:{page}:{per_page}`: one listing page.
     pub fn courses_page(&self, page: u32, per_page: u32) -> CacheKey {
-        CacheKey {
-            key: format!("{}courses:published:{page}:{per_page}", self.prefix),
-            guard: self.courses_pages_guard(),
-            index: Some(self.courses_pages_index()),
-        }
+        self.key(
+            format_args!("courses:published:{page}:{per_page}"),
+            Some(Family::CoursePages),
+        )
     }
 
     /// The `SCAN` pattern matching every listing page.
@@ -102,12 +125,12 @@ impl Keys {
 
     /// The one generation key shared by all listing pages.
     pub fn courses_pages_guard(&self) -> String {
-        format!("{}gen:courses:published", self.prefix)
+        courses_pages_guard(&self.prefix)
     }
 
     /// The set of the listing pages filled since their last invalidation.
     pub fn courses_pages_index(&self) -> String {
-        format!("{}index:courses:published", self.prefix)
+        courses_pages_index(&self.prefix)
     }
 
     /// `session:revoked:{sid}`. `sid` must be a uuid or a hex digest (the caller
