@@ -9,9 +9,15 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("skillup-api: {e}");
         std::process::exit(2);
     });
-    skillup_common::telemetry::init_tracing(&config.log).context("initialising tracing")?;
-    let app = Application::build(config)
-        .await
-        .context("starting skillup-api")?;
-    app.run_until_stopped(shutdown_signal()).await
+    let telemetry =
+        skillup_common::telemetry::init_tracing(&config.log).context("initialising tracing")?;
+    let result = async {
+        let app = Application::build(config)
+            .await
+            .context("starting skillup-api")?;
+        app.run_until_stopped(shutdown_signal()).await
+    }
+    .await;
+    telemetry.shutdown().await;
+    result
 }

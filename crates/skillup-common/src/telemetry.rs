@@ -1,21 +1,86 @@
-//! Tracing setup, called once at the top of each binary's `main`.
+//! Tracing setup, called once at the top of each binary's `main`, and the W3C
+//! trace context carried across Redis pub/sub.
+//!
+//! Logs go to stderr (pretty or JSON lines). With `OTEL_EXPORTER_OTLP_ENDPOINT`
+//! set, spans are also exported over OTLP/HTTP by a batch processor running on
+//! the service's tokio runtime; [`Telemetry::shutdown`] flushes what is queued.
 
+use std::collections::HashMap;
+use std::time::Duration;
+
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::{LogConfig, LogFormat};
+use crate::config::{LogConfig, LogFormat, OtlpConfig};
 
-/// Installs the global subscriber: `RUST_LOG` filter, pretty or JSON lines on stderr.
+/// How long one export may take before it is abandoned.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why telemetry could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("a tracing subscriber is already installed")]
+    AlreadyInstalled(#[from] tracing_subscriber::util::TryInitError),
+    #[error("OTLP exporter: {0}")]
+    Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+}
+
+/// What [`init_tracing`] installed; keep it until the service stopped, then call
+/// [`Telemetry::shutdown`] so queued spans are sent.
+#[must_use = "call shutdown() at exit, or queued spans are lost"]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Flushes queued spans (bounded by the export timeout) and stops the
+    /// exporter. A no-op without OTLP export.
+    pub async fn shutdown(self) {
+        let Some(provider) = self.provider else {
+            return;
+        };
+        // The SDK's shutdown blocks until the batch task on this runtime answers.
+        let done = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("OTLP exporter shutdown: {e}"),
+            Err(e) => eprintln!("OTLP exporter shutdown: {e}"),
+        }
+    }
+}
+
+/// Installs the global subscriber: `RUST_LOG` filter, pretty or JSON lines on
+/// stderr, and the OTLP layer when `cfg.otlp` is set (then it must be called
+/// inside a tokio runtime, which runs the exporter).
 ///
-/// Fails only if a subscriber is already installed (e.g. called twice).
-pub fn init_tracing(cfg: &LogConfig) -> Result<(), tracing_subscriber::util::TryInitError> {
+/// Fails if a subscriber is already installed (e.g. called twice) or the
+/// exporter cannot be built.
+pub fn init_tracing(cfg: &LogConfig) -> Result<Telemetry, TelemetryError> {
     let filter = EnvFilter::try_new(&cfg.filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
+    let provider = cfg
+        .otlp
+        .as_ref()
+        .map(|otlp| otlp_provider(otlp, &cfg.service_name))
+        .transpose()?;
+    let otel = provider.as_ref().map(|p| {
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer(cfg.service_name.clone()))
+            .with_tracked_inactivity(false)
+    });
+    let registry = tracing_subscriber::registry().with(filter).with(otel);
     match cfg.format {
         LogFormat::Pretty => registry
             .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-            .try_init(),
+            .try_init()?,
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
@@ -24,8 +89,55 @@ pub fn init_tracing(cfg: &LogConfig) -> Result<(), tracing_subscriber::util::Try
                     .with_current_span(true)
                     .with_writer(std::io::stderr),
             )
-            .try_init(),
+            .try_init()?,
     }
+    if let (Some(otlp), Some(provider)) = (&cfg.otlp, &provider) {
+        // actix's root spans read an incoming `traceparent` through the global propagator.
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        opentelemetry::global::set_tracer_provider(provider.clone());
+        tracing::info!(collector = %otlp.origin(), service = %cfg.service_name, "exporting traces over OTLP/HTTP");
+    }
+    Ok(Telemetry { provider })
+}
+
+fn otlp_provider(otlp: &OtlpConfig, service: &str) -> Result<SdkTracerProvider, TelemetryError> {
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(otlp.traces_url())
+        .with_timeout(EXPORT_TIMEOUT)
+        .build()?;
+    // The batch task runs on the service's runtime: hyper's client needs tokio.
+    let processor =
+        BatchSpanProcessor::builder(exporter, opentelemetry_sdk::runtime::Tokio).build();
+    Ok(SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .with_resource(
+            Resource::builder()
+                .with_service_name(service.to_owned())
+                .build(),
+        )
+        .build())
+}
+
+/// The W3C `traceparent` of the current span, to carry its trace through a
+/// message (a Redis event); `None` when no trace is being recorded (no OTLP
+/// export, or the span is disabled).
+pub fn current_traceparent() -> Option<String> {
+    let context = tracing::Span::current().context();
+    let mut carrier = HashMap::new();
+    TraceContextPropagator::new().inject_context(&context, &mut carrier);
+    carrier.remove("traceparent")
+}
+
+/// Makes `span` a child of the remote span named by `traceparent` (as made by
+/// [`current_traceparent`] in another service). A malformed value is ignored:
+/// the span then starts a trace of its own.
+pub fn set_remote_parent(span: &tracing::Span, traceparent: &str) {
+    let carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let context = TraceContextPropagator::new().extract(&carrier);
+    // Fails only when the span is disabled, which records nothing anyway.
+    let _ = span.set_parent(context);
 }
 
 /// How often histogram samples are folded into their buckets.

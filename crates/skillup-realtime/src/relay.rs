@@ -23,6 +23,7 @@ use skillup_cache::Keys;
 use skillup_common::config::RedisConfig;
 use skillup_common::{CourseId, UserId};
 use socketioxide::SocketIo;
+use tracing::Instrument;
 
 use crate::sockets::{course_room, user_room};
 
@@ -211,7 +212,7 @@ impl Relay {
     async fn relay(&self, io: &SocketIo, message: Message) {
         let bytes = message.value.as_bytes().unwrap_or_default();
         metrics::counter!("realtime_events_in_total").increment(1);
-        let event = match self.decode(&message.channel, bytes) {
+        let mut event = match self.decode(&message.channel, bytes) {
             Ok(event) => event,
             Err(e) => {
                 metrics::counter!("realtime_events_dropped_total", "reason" => "malformed")
@@ -220,7 +221,7 @@ impl Relay {
                 return;
             }
         };
-        let (name, rooms, payload) = match &event {
+        let (name, rooms, payload) = match &mut event {
             Event::Progress {
                 user,
                 course,
@@ -242,8 +243,25 @@ impl Relay {
             let lag = (Utc::now() - at).to_std().unwrap_or_default();
             metrics::histogram!("realtime_delivery_lag_seconds").record(lag.as_secs_f64());
         }
+        // A traced publisher's context: the delivery continues its trace. Clients
+        // never see the field. Untraced events (the usual case without OTLP) cost
+        // no span.
+        let span = match payload
+            .as_object_mut()
+            .and_then(|o| o.remove("traceparent"))
+        {
+            Some(Value::String(traceparent)) => {
+                let span = tracing::info_span!("socketio.deliver", otel.kind = "consumer",
+                    event = name, messaging.system = "redis",
+                    messaging.destination.name = %message.channel, sockets = tracing::field::Empty);
+                skillup_common::telemetry::set_remote_parent(&span, &traceparent);
+                span
+            }
+            _ => tracing::Span::none(),
+        };
         let sockets = io.to(rooms.clone()).sockets().len() as u64;
-        match io.to(rooms).emit(name, payload).await {
+        span.record("sockets", sockets);
+        match io.to(rooms).emit(name, &*payload).instrument(span).await {
             Ok(()) => metrics::counter!("realtime_deliveries_total").increment(sockets),
             Err(e) => {
                 // Some sockets' buffers were full or they were closing; the others got it.

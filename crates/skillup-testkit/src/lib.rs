@@ -9,6 +9,8 @@
 //! the server and maintenance database; `TEST_REDIS_URL` (default
 //! `redis://127.0.0.1:6379`) the shared Redis.
 
+pub mod otlp;
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,6 +24,25 @@ pub const TEST_DB_PREFIX: &str = "skillup_test_";
 pub fn server_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// The path of a workspace binary built beside the running test executable
+/// (`target/<profile>/<name>`), for tests that run another crate's service as a
+/// process. `cargo test --workspace` (scripts/test.sh) builds every binary first;
+/// with `-p`, build it yourself (`cargo build --bin <name>`) or it may be stale.
+pub fn workspace_binary(name: &str) -> String {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("tests run from target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is not built: run `cargo build --bin {name}` (scripts/test.sh builds every binary)",
+        path.display()
+    );
+    path.to_string_lossy().into_owned()
 }
 
 pub fn redis_url() -> String {

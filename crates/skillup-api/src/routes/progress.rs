@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use skillup_common::{CourseId, UserId};
 use skillup_db::progress::{self, CourseProgress};
 use sqlx::PgConnection;
+use tracing::Instrument;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -53,6 +54,11 @@ pub struct ProgressEvent {
     pub user_id: Uuid,
     /// When the change committed (RFC 3339).
     pub at: DateTime<Utc>,
+    /// The W3C trace context of the publish, when traces are exported: the
+    /// realtime service continues the trace with its delivery and strips this
+    /// field before emitting to sockets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 /// 404 for a missing course (or an unpublished one the caller is not enrolled
@@ -115,13 +121,19 @@ pub async fn put_progress(
         percent: counts.percent,
     };
     after_write(&state.cache, &[state.cache.keys().user(user.id)], false).await;
-    let event = ProgressEvent {
-        update: update.clone(),
-        user_id: user.id.0,
-        at: Utc::now(),
-    };
     let channel = state.cache.keys().progress_channel();
-    if let Err(e) = state.cache.publish(&channel, to_json(&event)).await {
+    let span = tracing::info_span!("redis.publish", otel.kind = "producer",
+        messaging.system = "redis", messaging.destination.name = %channel);
+    let published = async {
+        let event = ProgressEvent {
+            update: update.clone(),
+            user_id: user.id.0,
+            at: Utc::now(),
+            traceparent: skillup_common::telemetry::current_traceparent(),
+        };
+        state.cache.publish(&channel, to_json(&event)).await
+    };
+    if let Err(e) = published.instrument(span).await {
         tracing::warn!(error = %e, "progress:updated not published (redis unavailable)");
     }
     Ok(HttpResponse::Ok().json(update))

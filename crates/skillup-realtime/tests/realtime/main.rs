@@ -10,3 +10,4 @@ mod handshake;
 mod helpers;
 mod outages;
 mod shutdown;
+mod traces;
