@@ -60,13 +60,17 @@ pub async fn record(
     Ok(res)
 }
 
-/// Prometheus text: request latency, cache hits/misses/errors, database queries.
+/// Prometheus text: request latency, cache hits/misses/errors and hit ratio,
+/// database queries.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 #[get("/metrics")]
 pub async fn metrics_text(
     handle: web::Data<metrics_exporter_prometheus::PrometheusHandle>,
+    state: web::Data<crate::state::AppState>,
 ) -> HttpResponse {
+    // This process's hits / (hits + misses) since start, as the stats log line says it.
+    metrics::gauge!("cache_hit_ratio").set(state.cache.counters().hit_ratio);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(handle.render())

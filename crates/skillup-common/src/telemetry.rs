@@ -15,10 +15,12 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
+use tracing::Level;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{LogConfig, LogFormat, OtlpConfig};
 
@@ -65,7 +67,9 @@ impl Telemetry {
 /// Fails if a subscriber is already installed (e.g. called twice) or the
 /// exporter cannot be built.
 pub fn init_tracing(cfg: &LogConfig) -> Result<Telemetry, TelemetryError> {
-    let filter = EnvFilter::try_new(&cfg.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Each output filters with `RUST_LOG` on its own, so the query metrics below
+    // see sqlx's statement events whatever the log level.
+    let env_filter = || EnvFilter::try_new(&cfg.filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let provider = cfg
         .otlp
         .as_ref()
@@ -75,22 +79,22 @@ pub fn init_tracing(cfg: &LogConfig) -> Result<Telemetry, TelemetryError> {
         tracing_opentelemetry::layer()
             .with_tracer(p.tracer(cfg.service_name.clone()))
             .with_tracked_inactivity(false)
+            .with_filter(env_filter())
     });
-    let registry = tracing_subscriber::registry().with(filter).with(otel);
-    match cfg.format {
-        LogFormat::Pretty => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-            .try_init()?,
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true)
-                    .with_writer(std::io::stderr),
-            )
-            .try_init()?,
-    }
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match cfg.format {
+        LogFormat::Pretty => fmt.boxed(),
+        LogFormat::Json => fmt
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(env_filter()))
+        .with(otel)
+        .with(DbQueryMetrics.with_filter(Targets::new().with_target(SQLX_QUERY, Level::DEBUG)))
+        .try_init()?;
     if let (Some(otlp), Some(provider)) = (&cfg.otlp, &provider) {
         // actix's root spans read an incoming `traceparent` through the global propagator.
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
@@ -98,6 +102,41 @@ pub fn init_tracing(cfg: &LogConfig) -> Result<Telemetry, TelemetryError> {
         tracing::info!(collector = %otlp.origin(), service = %cfg.service_name, "exporting traces over OTLP/HTTP");
     }
     Ok(Telemetry { provider })
+}
+
+/// The target of the event sqlx emits when a statement finishes (at DEBUG, or
+/// WARN when slow), with its duration in `elapsed_secs`.
+const SQLX_QUERY: &str = "sqlx::query";
+
+/// Turns sqlx's per-statement events into `db_queries_total` and
+/// `db_query_duration_seconds`: sqlx's own instrumentation, counted, instead of
+/// a wrapper around every query.
+struct DbQueryMetrics;
+
+impl<S: tracing::Subscriber> Layer<S> for DbQueryMetrics {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() != SQLX_QUERY {
+            return;
+        }
+        let mut elapsed = ElapsedSecs(None);
+        event.record(&mut elapsed);
+        metrics::counter!("db_queries_total").increment(1);
+        if let Some(secs) = elapsed.0 {
+            metrics::histogram!("db_query_duration_seconds").record(secs);
+        }
+    }
+}
+
+struct ElapsedSecs(Option<f64>);
+
+impl tracing::field::Visit for ElapsedSecs {
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        if field.name() == "elapsed_secs" {
+            self.0 = Some(value);
+        }
+    }
+
+    fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
 }
 
 fn otlp_provider(otlp: &OtlpConfig, service: &str) -> Result<SdkTracerProvider, TelemetryError> {

@@ -191,4 +191,61 @@ async fn metrics_expose_request_latency_and_cache_counters() {
     );
     assert!(text.contains("cache_hits_total"));
     assert!(text.contains("cache_misses_total"));
+    assert!(text.contains("cache_hit_ratio"), "{text}");
+}
+
+/// The value of an unlabelled sample in Prometheus text.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// Database query metrics come from sqlx's own statement events, which only
+/// the binary's telemetry turns into metrics: checked against the binary, at
+/// the default `RUST_LOG=info` (the events are DEBUG; the metrics must not
+/// depend on the log level).
+#[tokio::test]
+async fn the_binary_counts_database_queries_and_reports_its_hit_ratio() {
+    let db = skillup_testkit::fresh_database().await;
+    skillup_db::seed::seed(&db.pool, 3, &|_| {})
+        .await
+        .expect("seed");
+    let env = skillup_testkit::service_env(
+        &db,
+        &skillup_testkit::redis_url(),
+        &skillup_testkit::unique_prefix(),
+    );
+    let api = skillup_testkit::ServiceProcess::spawn(env!("CARGO_BIN_EXE_skillup-api"), &env);
+    let base = format!("http://127.0.0.1:{}", api.port);
+    let http = reqwest::Client::new();
+    let metrics = async || -> String {
+        http.get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let before = sample(&metrics().await, "db_queries_total").unwrap_or(0.0);
+    let course = skillup_db::seed::course_id(1);
+    for expected in ["MISS", "HIT", "HIT", "HIT"] {
+        let res = http
+            .get(format!("{base}/api/courses/{course}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["x-cache"], expected);
+    }
+    let text = metrics().await;
+    let queries = sample(&text, "db_queries_total").expect("db_queries_total");
+    assert!(
+        queries > before,
+        "the miss ran queries: {before} → {queries}\n{text}"
+    );
+    assert!(
+        sample(&text, "db_query_duration_seconds_count").is_some_and(|n| n >= queries - before),
+        "{text}"
+    );
+    assert_eq!(sample(&text, "cache_hit_ratio"), Some(0.75), "{text}");
 }
