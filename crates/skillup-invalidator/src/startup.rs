@@ -14,6 +14,9 @@ use crate::http::HealthState;
 use crate::listener;
 use crate::worker::Invalidator;
 
+/// How long closing the Postgres pool may take at exit.
+const POOL_CLOSE_WAIT: Duration = Duration::from_secs(1);
+
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
@@ -86,12 +89,22 @@ impl Application {
         ));
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
-        self.invalidator.clone().run(wake_rx, shutdown).await;
+        self.invalidator
+            .clone()
+            .run(wake_rx, shutdown, self.grace)
+            .await;
         listening.abort();
         handle.stop(true).await;
         let _ = server.await;
         self.invalidator.cache().quit(self.grace).await;
-        self.invalidator.pool().close().await;
+        // An abandoned batch's connection may still be inside a query Postgres
+        // has not answered; closing the pool must not wait for it.
+        if tokio::time::timeout(POOL_CLOSE_WAIT, self.invalidator.pool().close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("postgres connections still busy at exit; dropped");
+        }
         tracing::info!("skillup-invalidator stopped");
         Ok(())
     }

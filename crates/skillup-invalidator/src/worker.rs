@@ -16,7 +16,7 @@ use chrono::Utc;
 use skillup_cache::{Bytes, Cache, CacheError};
 use skillup_db::outbox::{self, OutboxRecord};
 use skillup_db::{DbError, PgPool};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{mpsc, watch};
 
 use crate::config::WorkerSettings;
 use crate::plan::Plan;
@@ -164,26 +164,55 @@ impl Invalidator {
     /// Drains whenever `wake` fires or the poll interval passes, retrying with
     /// capped exponential backoff while Redis or Postgres is down, pruning old
     /// records every minute, until `shutdown` resolves. The batch in hand when the
-    /// signal arrives is finished (its transaction committed or rolled back).
+    /// signal arrives gets `grace` to finish (committed or rolled back); one still
+    /// running then (stuck behind a Postgres lock, say) is abandoned: its
+    /// transaction never commits, so its records stay pending for the next worker.
     pub async fn run(
         self,
-        mut wake: mpsc::Receiver<()>,
+        wake: mpsc::Receiver<()>,
         shutdown: impl Future<Output = ()> + Send + 'static,
+        grace: Duration,
     ) {
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = Arc::new(Notify::new());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stop_flag = Arc::new(AtomicBool::new(false));
         let signal = tokio::spawn({
-            let (stop, stopped) = (stop.clone(), stopped.clone());
+            let stop_flag = stop_flag.clone();
             async move {
                 shutdown.await;
-                stop.store(true, Ordering::Relaxed);
-                stopped.notify_one();
+                stop_flag.store(true, Ordering::Relaxed);
+                let _ = stop_tx.send(true);
             }
         });
+        let mut stopping = stop_rx.clone();
+        let grace_over = async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            () = self.work(wake, &stop_flag, stop_rx) => {}
+            () = grace_over => {
+                tracing::warn!(?grace, "the batch in hand did not finish within the grace period; \
+                    abandoned: it never commits, so its records stay pending for the next worker");
+            }
+        }
+        signal.abort();
+        tracing::info!(processed = self.processed(), "invalidation worker stopped");
+    }
+
+    /// The loop of [`Invalidator::run`]: `stopped` is checked between batches,
+    /// `stop` ends the waits.
+    async fn work(
+        &self,
+        mut wake: mpsc::Receiver<()>,
+        stopped: &AtomicBool,
+        mut stop: watch::Receiver<bool>,
+    ) {
         let mut backoff = Backoff::new(Duration::from_millis(100), self.settings.max_backoff);
         let mut last_prune = Instant::now();
-        while !stop.load(Ordering::Relaxed) {
-            let wait = match self.drain_until(&stop).await {
+        loop {
+            // Never cancelled here: a stop lets the batch in hand finish, and
+            // run() bounds that by the grace.
+            let wait = match self.drain_until(stopped).await {
                 Ok(_) => {
                     backoff.reset();
                     self.settings.poll_interval
@@ -194,6 +223,9 @@ impl Invalidator {
                     wait
                 }
             };
+            if stopped.load(Ordering::Relaxed) {
+                return;
+            }
             if last_prune.elapsed() >= Duration::from_secs(60) {
                 last_prune = Instant::now();
                 match outbox::prune(&self.pool, self.settings.retention).await {
@@ -204,17 +236,12 @@ impl Invalidator {
                     Err(e) => tracing::warn!(error = %e, "pruning the outbox failed"),
                 }
             }
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
             tokio::select! {
                 _ = wake.recv() => {}
                 () = tokio::time::sleep(wait) => {}
-                () = stopped.notified() => {}
+                _ = stop.wait_for(|stop| *stop) => return,
             }
         }
-        signal.abort();
-        tracing::info!(processed = self.processed(), "invalidation worker stopped");
     }
 }
 

@@ -144,3 +144,111 @@ async fn processed(pool: &sqlx::PgPool) -> HashSet<uuid::Uuid> {
     .into_iter()
     .collect()
 }
+
+/// A batch that cannot finish (its planning query waits behind a lock another
+/// session holds) does not hold the process past the grace: SIGTERM → exit 0
+/// within `SHUTDOWN_GRACE_SECS`, the record is not marked done, and the next
+/// worker applies it once the lock is gone.
+#[tokio::test]
+async fn sigterm_abandons_a_batch_stuck_behind_a_lock_after_the_grace() {
+    const GRACE: u64 = 2;
+    let db = fresh_database().await;
+    seed::seed(&db.pool, 2, &|_| {}).await.expect("seed");
+    sqlx::query("UPDATE invalidation_outbox SET processed_at = now()")
+        .execute(&db.pool)
+        .await
+        .expect("start from an empty backlog");
+    let prefix = unique_prefix();
+    let cache = Cache::connect(&redis_config(&redis_url(), &prefix))
+        .await
+        .expect("redis");
+    let course = seed::course_id(1);
+    let key = cache.keys().course(course);
+    cache
+        .set(
+            &key,
+            Bytes::from_static(b"cached"),
+            Duration::from_secs(600),
+        )
+        .await
+        .expect("SET");
+
+    let mut env = service_env(&db, &redis_url(), &prefix);
+    env.insert("SHUTDOWN_GRACE_SECS".into(), GRACE.to_string());
+    let mut worker = ServiceProcess::spawn(env!("CARGO_BIN_EXE_skillup-invalidator"), &env);
+
+    // A course title change maps to its enrolled users' keys, which the batch
+    // looks up in `enrollments`: held here, so the batch waits inside its transaction.
+    let mut lock = db.pool.begin().await.expect("begin");
+    sqlx::query("LOCK TABLE enrollments IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .expect("lock enrollments");
+    sqlx::query("UPDATE courses SET title = title || ' (stuck)' WHERE id = $1")
+        .bind(course.0)
+        .execute(&db.pool)
+        .await
+        .expect("change the course");
+    let stuck = eventually(Duration::from_secs(20), || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND query ILIKE '%enrollments%'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .expect("pg_stat_activity");
+        waiting > 0
+    })
+    .await;
+    assert!(
+        stuck,
+        "the batch waits behind the lock: {:#?}",
+        worker.log()
+    );
+
+    worker.sigterm();
+    let status = worker.wait_exit(Duration::from_secs(GRACE + 3)).await;
+    let log = worker.log();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exits 0 within the grace despite the stuck batch: {status:?} {log:#?}"
+    );
+    assert!(
+        log.iter().any(|l| l.contains("abandoned")),
+        "says it abandoned the batch: {log:#?}"
+    );
+
+    lock.rollback().await.expect("release the lock");
+    let pending = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM invalidation_outbox \
+             WHERE entity = 'course' AND op = 'UPDATE' AND processed_at IS NULL",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .expect("outbox")
+    };
+    assert_eq!(
+        pending().await,
+        1,
+        "the abandoned record is not marked done"
+    );
+    assert!(
+        cache.get(&key).await.expect("GET").is_some(),
+        "nothing was applied"
+    );
+
+    let mut next = ServiceProcess::spawn(env!("CARGO_BIN_EXE_skillup-invalidator"), &env);
+    let applied = eventually(Duration::from_secs(20), || async { pending().await == 0 }).await;
+    assert!(applied, "the next worker applies it: {:#?}", next.log());
+    assert!(cache.get(&key).await.expect("GET").is_none(), "key deleted");
+    next.sigterm();
+    assert!(
+        next.wait_exit(Duration::from_secs(GRACE + 3))
+            .await
+            .is_some_and(|s| s.success())
+    );
+    let _ = cache
+        .delete_pattern(&cache.keys().scoped_pattern("*"))
+        .await;
+}
