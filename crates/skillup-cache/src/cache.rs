@@ -9,7 +9,7 @@ use bytes::Bytes;
 use fred::prelude::*;
 use fred::types::scan::Scanner;
 use futures_util::future::Either;
-use futures_util::{FutureExt, StreamExt, TryStreamExt};
+use futures_util::{FutureExt, StreamExt};
 use serde::Serialize;
 use skillup_common::config::{NearCacheConfig, RedisConfig};
 
@@ -472,17 +472,28 @@ impl Cache {
         pairs: impl IntoIterator<Item = (String, String)>,
     ) -> Result<u64, CacheError> {
         let ttl = GUARD_TTL_SECS.to_string();
-        futures_util::stream::iter(pairs)
-            .map(|(entry, guard)| {
-                self.call(scripts::INVALIDATE.evalsha_with_reload::<u64, _, _>(
-                    &self.inner.client,
-                    vec![entry, guard],
-                    vec![ttl.as_str()],
-                ))
-            })
-            .buffer_unordered(CLUSTER_CALLS_IN_FLIGHT)
-            .try_fold(0, |sum, n| std::future::ready(Ok(sum + n)))
-            .await
+        let pairs: Vec<(String, String)> = pairs.into_iter().collect();
+        let mut deleted = 0;
+        // Chunks joined one after another rather than a `buffer_unordered`
+        // stream: a stream holding a closure that borrows `self` across an await
+        // makes callers' futures fail the `Send` check of `tokio::spawn`.
+        for chunk in pairs.chunks(CLUSTER_CALLS_IN_FLIGHT) {
+            let calls: Vec<_> = chunk
+                .iter()
+                .map(|(entry, guard)| {
+                    self.call(scripts::INVALIDATE.evalsha_with_reload::<u64, _, _>(
+                        &self.inner.client,
+                        vec![entry.as_str(), guard.as_str()],
+                        vec![ttl.as_str()],
+                    ))
+                })
+                .collect();
+            deleted += futures_util::future::try_join_all(calls)
+                .await?
+                .into_iter()
+                .sum::<u64>();
+        }
+        Ok(deleted)
     }
 
     /// Invalidates every listing page, so no load that read the database before
@@ -608,12 +619,24 @@ impl Cache {
         if !client.is_clustered() {
             return self.call(client.unlink::<u64, _>(keys)).await;
         }
-        let by_slot = fred::util::group_by_hash_slot(keys).map_err(CacheError::Redis)?;
-        futures_util::stream::iter(by_slot.into_values())
-            .map(|slot_keys| self.call(client.unlink::<u64, _>(Vec::from(slot_keys))))
-            .buffer_unordered(CLUSTER_CALLS_IN_FLIGHT)
-            .try_fold(0, |sum, n| std::future::ready(Ok(sum + n)))
-            .await
+        let by_slot: Vec<Vec<fred::types::Key>> = fred::util::group_by_hash_slot(keys)
+            .map_err(CacheError::Redis)?
+            .into_values()
+            .map(Vec::from)
+            .collect();
+        let mut deleted = 0;
+        // Joined chunk by chunk, for the reason given in `invalidate_each`.
+        for chunk in by_slot.chunks(CLUSTER_CALLS_IN_FLIGHT) {
+            let calls: Vec<_> = chunk
+                .iter()
+                .map(|slot_keys| self.call(client.unlink::<u64, _>(slot_keys.clone())))
+                .collect();
+            deleted += futures_util::future::try_join_all(calls)
+                .await?
+                .into_iter()
+                .sum::<u64>();
+        }
+        Ok(deleted)
     }
 
     /// Up to `limit` keys matching `pattern` (a full pattern, see [`Cache::delete_pattern`]).

@@ -83,14 +83,17 @@ pub async fn assert_a_raced_page_fill_is_refused(cache: &skillup_cache::Cache) {
                 .await
         })
     };
-    read_done_rx.await.unwrap();
-    cache.invalidate_course_pages().await.unwrap();
-    release_tx.send(()).unwrap();
-    let lookup = reader.await.unwrap().unwrap();
+    read_done_rx.await.expect("the loader read");
+    cache.invalidate_course_pages().await.expect("invalidation");
+    release_tx.send(()).expect("the loader waits");
+    let lookup = reader
+        .await
+        .expect("reader task")
+        .expect("loader does not fail");
     assert_eq!(lookup.value.as_deref(), Some(&b"old page"[..]));
     assert_eq!(lookup.status, CacheStatus::Miss, "Redis answered the fill");
     assert_eq!(
-        cache.get(&key).await.unwrap(),
+        cache.get(&key).await.expect("redis reachable"),
         None,
         "the old page was not stored"
     );
@@ -100,10 +103,10 @@ pub async fn assert_a_raced_page_fill_is_refused(cache: &skillup_cache::Cache) {
             Ok::<_, ()>(Some(Bytes::from_static(b"new page")))
         })
         .await
-        .unwrap();
+        .expect("loader does not fail");
     assert_eq!(fresh.status, CacheStatus::Miss);
     assert_eq!(
-        cache.get(&key).await.unwrap().as_deref(),
+        cache.get(&key).await.expect("redis reachable").as_deref(),
         Some(&b"new page"[..]),
         "later fills work"
     );
