@@ -4,6 +4,10 @@
 # packages of the realtime tests, Debian's Chromium, openssl and docker-compose
 # (for scripts/check-compose.sh) installed when absent. Each test makes its own
 # database (skillup_test_*) and key prefix; leftovers of earlier runs are dropped.
+# A local 3-node Redis Cluster (scripts/redis-cluster.sh, ports 7001-7003) serves
+# the cluster tests (TEST_REDIS_CLUSTER_URL), and the cache crate's whole suite is
+# run a second time with it as TEST_REDIS_URL; the cluster is stopped at the end
+# unless it was already running.
 #
 #   scripts/test.sh                # everything
 #   scripts/test.sh -p skillup-api # extra arguments go to cargo test
@@ -30,8 +34,21 @@ if command -v psql >/dev/null 2>&1; then
   for db in $stale; do psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null || true; done
 fi
 
+cluster_was_running=""
+"$ROOT/scripts/redis-cluster.sh" status && cluster_was_running=1
+TEST_REDIS_CLUSTER_URL=$("$ROOT/scripts/redis-cluster.sh" start)
+export TEST_REDIS_CLUSTER_URL
+[ -n "$cluster_was_running" ] || trap '"$ROOT/scripts/redis-cluster.sh" stop' EXIT
+
 log "deploy files: docker compose"
 "$ROOT/scripts/check-compose.sh"   # deploy/railway/*.json: each service crate's deploy.rs
 
 log "cargo test"
 cargo test --workspace "$@"
+
+# The cache crate once more, every test on the cluster (tests that need a single
+# server of their own, for outages or TLS, still start one).
+if [ "$#" -eq 0 ] || [[ " $* " == *" skillup-cache "* ]]; then
+  log "cargo test -p skillup-cache on the Redis Cluster ($TEST_REDIS_CLUSTER_URL)"
+  TEST_REDIS_URL="$TEST_REDIS_CLUSTER_URL" cargo test -p skillup-cache
+fi

@@ -25,6 +25,9 @@ use crate::stats::{CacheCounters, Counters, RedisInfo};
 const GUARD_TTL_SECS: u64 = 24 * 3600;
 /// Keys per `SCAN` page and per `UNLINK` batch in [`Cache::delete_pattern`].
 const SCAN_BATCH: u32 = 1000;
+/// On a cluster, how many single-slot calls (scripts, `UNLINK`s) one operation
+/// keeps in flight at once: each goes to its slot's primary, fred pipelines them.
+const CLUSTER_CALLS_IN_FLIGHT: usize = 64;
 
 /// Where an answer came from; sent to clients as `X-Cache`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -132,10 +135,11 @@ impl Cache {
         guard_fills: bool,
         near: Option<Arc<NearCache>>,
     ) -> Self {
+        let keys = Keys::new(cfg.key_prefix.clone()).on_cluster(client.is_clustered());
         Self {
             inner: Arc::new(Inner {
                 client,
-                keys: Keys::new(cfg.key_prefix.clone()),
+                keys,
                 default_ttl: cfg.default_ttl,
                 course_ttl: cfg.course_ttl,
                 user_ttl: cfg.user_ttl,
@@ -348,10 +352,7 @@ impl Cache {
     {
         // The generation must be read before the database is.
         let generation = if redis_up {
-            self.call(self.inner.client.get::<Option<String>, _>(key.guard()))
-                .await
-                .map(Option::unwrap_or_default)
-                .ok()
+            self.read_generation(key).await.ok()
         } else {
             None
         };
@@ -396,6 +397,23 @@ impl Cache {
         Ok(Lookup { value, status })
     }
 
+    /// The generation of `key`'s guard ("" = none yet), read before a load reads
+    /// the database; a guard that invalidations find with `SCAN` is created first.
+    async fn read_generation(&self, key: &CacheKey) -> Result<String, CacheError> {
+        if key.guard_must_exist() {
+            return self
+                .call(scripts::ENSURE_GUARD.evalsha_with_reload::<String, _, _>(
+                    &self.inner.client,
+                    vec![key.guard()],
+                    vec![GUARD_TTL_SECS.to_string()],
+                ))
+                .await;
+        }
+        self.call(self.inner.client.get::<Option<String>, _>(key.guard()))
+            .await
+            .map(Option::unwrap_or_default)
+    }
+
     /// Deletes `keys` and bumps their generations, so no load that started before
     /// this call can store an old value afterwards. Loads in flight in this process
     /// are detached: later callers start fresh ones (read-your-writes).
@@ -427,21 +445,13 @@ impl Cache {
     }
 
     async fn invalidate_in_redis(&self, keys: &[CacheKey]) -> Result<u64, CacheError> {
-        let ttl = GUARD_TTL_SECS.to_string();
         if self.inner.client.is_clustered() {
             // A script's keys must share a slot: one call per entry and its guard.
-            let mut deleted = 0;
-            for key in keys {
-                deleted += self
-                    .call(scripts::INVALIDATE.evalsha_with_reload::<u64, _, _>(
-                        &self.inner.client,
-                        vec![key.as_str().to_owned(), key.guard()],
-                        vec![ttl.as_str()],
-                    ))
-                    .await?;
-            }
-            return Ok(deleted);
+            return self
+                .invalidate_each(keys.iter().map(|k| (k.as_str().to_owned(), k.guard())))
+                .await;
         }
+        let ttl = GUARD_TTL_SECS.to_string();
         let names: Vec<String> = keys
             .iter()
             .flat_map(|k| [k.as_str().to_owned(), k.guard()])
@@ -454,27 +464,64 @@ impl Cache {
         .await
     }
 
-    /// Invalidates every listing page: bumps their shared generation and deletes
-    /// the pages registered in their index set, in one script. On a cluster
-    /// (where the script's undeclared keys cannot run) the pages are found with
-    /// `SCAN` instead. Returns how many pages were deleted.
+    /// Runs the `INVALIDATE` script once per `(entry, guard)` pair, several at a
+    /// time: on a cluster each pair is one slot, and different pairs may not share
+    /// a script. Returns the number of entries deleted.
+    async fn invalidate_each(
+        &self,
+        pairs: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<u64, CacheError> {
+        let ttl = GUARD_TTL_SECS.to_string();
+        let pairs: Vec<(String, String)> = pairs.into_iter().collect();
+        let mut deleted = 0;
+        // Chunks joined one after another rather than a `buffer_unordered`
+        // stream: a stream holding a closure that borrows `self` across an await
+        // makes callers' futures fail the `Send` check of `tokio::spawn`.
+        for chunk in pairs.chunks(CLUSTER_CALLS_IN_FLIGHT) {
+            let calls: Vec<_> = chunk
+                .iter()
+                .map(|(entry, guard)| {
+                    self.call(scripts::INVALIDATE.evalsha_with_reload::<u64, _, _>(
+                        &self.inner.client,
+                        vec![entry.as_str(), guard.as_str()],
+                        vec![ttl.as_str()],
+                    ))
+                })
+                .collect();
+            deleted += futures_util::future::try_join_all(calls)
+                .await?
+                .into_iter()
+                .sum::<u64>();
+        }
+        Ok(deleted)
+    }
+
+    /// Invalidates every listing page, so no load that read the database before
+    /// this call can store its old page afterwards. Returns how many pages were
+    /// deleted.
+    ///
+    /// On a single Redis: one script bumps the pages' shared generation and
+    /// deletes the pages registered in their index set.
+    ///
+    /// On a cluster, where no script may name keys of several slots, each page has
+    /// its own guard (see [`crate::keys`]), created by its loader before the
+    /// loader reads the database. One `SCAN` of every primary finds the pages and
+    /// their guards, and each page is invalidated with its guard in one script.
+    /// A loader that read the database before the write this call follows made
+    /// its guard before that read, with a 24 h TTL, so the guard exists for the
+    /// whole scan, which `SCAN` guarantees to return: it is bumped and the
+    /// loader's fill refused. The cost is a scan of the whole keyspace of every
+    /// primary per call (the index set's cost on a single Redis is the number of
+    /// pages); a resharding during the scan may hide keys from it.
     pub async fn invalidate_course_pages(&self) -> Result<u64, CacheError> {
         let keys = &self.inner.keys;
         self.inner
             .flights
             .detach_prefix(&keys.courses_pages_pattern().replace('*', ""));
-        let guard = keys.courses_pages_guard();
         if self.inner.client.is_clustered() {
-            self.call(async {
-                let _: i64 = self.inner.client.incr(&guard).await?;
-                self.inner
-                    .client
-                    .expire::<(), _>(&guard, GUARD_TTL_SECS as i64, None)
-                    .await
-            })
-            .await?;
-            return self.delete_pattern(&keys.courses_pages_pattern()).await;
+            return self.invalidate_course_pages_on_cluster().await;
         }
+        let guard = keys.courses_pages_guard();
         let deleted: Vec<String> = self
             .call(scripts::INVALIDATE_FAMILY.evalsha_with_reload(
                 &self.inner.client,
@@ -485,6 +532,47 @@ impl Cache {
         // Pages this process read were tracked: their pushes are applied here too.
         self.evict_near(deleted.iter().map(String::as_str));
         Ok(deleted.len() as u64)
+    }
+
+    /// The cluster path of [`Cache::invalidate_course_pages`].
+    async fn invalidate_course_pages_on_cluster(&self) -> Result<u64, CacheError> {
+        let keys = &self.inner.keys;
+        let page_prefix = keys.courses_pages_pattern().replace('*', "");
+        // One scan for pages and guards alike. The glob also matches names under
+        // a longer prefix (`<prefix>x:courses:published:…`): only exact page
+        // names and page guards are kept below, so another prefix is never touched.
+        let pattern = format!("{}*courses:published:*", keys.prefix());
+        let mut seen = std::collections::HashSet::new();
+        let mut deleted = 0;
+        let mut pages = self.scan_pages(&pattern);
+        while let Some(page) = pages.next().await {
+            let mut page = page.map_err(|e| {
+                self.inner.counters.error();
+                CacheError::Redis(e)
+            })?;
+            let found = page.take_results().unwrap_or_default();
+            let fresh: Vec<String> = found
+                .iter()
+                .filter_map(|name| {
+                    let name = name.as_str()?;
+                    if name.starts_with(&page_prefix) {
+                        Some(name)
+                    } else {
+                        keys.courses_page_of_guard(name)
+                    }
+                })
+                .filter(|page| seen.insert((*page).to_owned()))
+                .map(str::to_owned)
+                .collect();
+            deleted += self
+                .invalidate_each(fresh.into_iter().map(|page| {
+                    let guard = keys.own_guard(&page);
+                    (page, guard)
+                }))
+                .await?;
+            page.next();
+        }
+        Ok(deleted)
     }
 
     /// Deletes one key (no generation bump). Returns whether it existed.
@@ -516,11 +604,37 @@ impl Cache {
                 let names: Vec<String> =
                     keys.iter().map(|k| k.as_str_lossy().into_owned()).collect();
                 let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                deleted += self
-                    .evicting(&names, self.call(self.inner.client.unlink::<u64, _>(keys)))
-                    .await?;
+                deleted += self.evicting(&names, self.unlink_all(keys)).await?;
             }
             page.next();
+        }
+        Ok(deleted)
+    }
+
+    /// `UNLINK`s `keys`: in one call on a single Redis; on a cluster in one call per
+    /// hash slot (a multi-key command must stay in one slot, and the keys of one
+    /// primary's `SCAN` page spread over its slots).
+    async fn unlink_all(&self, keys: Vec<fred::types::Key>) -> Result<u64, CacheError> {
+        let client = &self.inner.client;
+        if !client.is_clustered() {
+            return self.call(client.unlink::<u64, _>(keys)).await;
+        }
+        let by_slot: Vec<Vec<fred::types::Key>> = fred::util::group_by_hash_slot(keys)
+            .map_err(CacheError::Redis)?
+            .into_values()
+            .map(Vec::from)
+            .collect();
+        let mut deleted = 0;
+        // Joined chunk by chunk, for the reason given in `invalidate_each`.
+        for chunk in by_slot.chunks(CLUSTER_CALLS_IN_FLIGHT) {
+            let calls: Vec<_> = chunk
+                .iter()
+                .map(|slot_keys| self.call(client.unlink::<u64, _>(slot_keys.clone())))
+                .collect();
+            deleted += futures_util::future::try_join_all(calls)
+                .await?
+                .into_iter()
+                .sum::<u64>();
         }
         Ok(deleted)
     }
@@ -568,10 +682,41 @@ impl Cache {
         Ok(start.elapsed())
     }
 
-    /// The server figures of `INFO`.
+    /// The server figures of `INFO`; on a cluster, the totals of every primary
+    /// (see [`RedisInfo::total`]).
     pub async fn info(&self) -> Result<RedisInfo, CacheError> {
-        let info: String = self.call(self.inner.client.info(None)).await?;
-        Ok(RedisInfo::parse(&info))
+        let nodes = self.info_by_node().await?;
+        Ok(RedisInfo::total(nodes.iter().map(|(_, info)| info)))
+    }
+
+    /// The `INFO` figures of each server: the one Redis (named by `REDIS_URL`'s
+    /// host and port), or every primary of a cluster (as `host:port`).
+    pub async fn info_by_node(&self) -> Result<Vec<(String, RedisInfo)>, CacheError> {
+        let client = &self.inner.client;
+        if !client.is_clustered() {
+            let info: String = self.call(client.info(None)).await?;
+            let server = client
+                .active_connections()
+                .first()
+                .map_or_else(String::new, ToString::to_string);
+            return Ok(vec![(server, RedisInfo::parse(&info))]);
+        }
+        let primaries = client
+            .cached_cluster_state()
+            .map(|state| state.unique_primary_nodes())
+            .unwrap_or_default();
+        if primaries.is_empty() {
+            self.inner.counters.error();
+            return Err(CacheError::NotConnected);
+        }
+        let mut nodes = Vec::with_capacity(primaries.len());
+        for server in primaries {
+            let info: String = self
+                .call(client.with_cluster_node(server.clone()).info(None))
+                .await?;
+            nodes.push((server.to_string(), RedisInfo::parse(&info)));
+        }
+        Ok(nodes)
     }
 
     /// Publishes `payload` on `channel`; returns how many subscribers got it.

@@ -6,13 +6,18 @@
 //! pattern character into a `SCAN` or `DEL`.
 //!
 //! Each cached key also has a *guard* key holding its generation (see
-//! [`crate::Cache::invalidate`]): `gen:{<key>}` for a single entry, and one shared
-//! `gen:courses:published` for all listing pages, which are invalidated together.
-//! The braces make a single entry's guard hash to the same cluster slot as the entry.
+//! [`crate::Cache::invalidate`]): `gen:{<key>}` for a single entry. The braces make
+//! the guard hash to the same cluster slot as the entry, so a script may name both.
 //!
-//! Listing pages are also registered, when filled, in one set
-//! `index:courses:published`, so invalidating them costs the number of pages
-//! cached, not a `SCAN` of the whole keyspace.
+//! Listing pages, which are invalidated together, depend on where they live:
+//! - on a single Redis they share one guard `gen:courses:published` and are
+//!   registered, when filled, in one set `index:courses:published`, so invalidating
+//!   them costs the number of pages cached, not a `SCAN` of the whole keyspace;
+//! - on a Redis Cluster that shared guard and set would sit in other slots than the
+//!   pages (whose names the spec fixes), and no script may name keys of several
+//!   slots. Each page there has its own guard `gen:{<page key>}`, which its loader
+//!   creates before reading the database, and invalidation finds the guards with a
+//!   `SCAN` of every primary (see [`crate::Cache::invalidate_course_pages`]).
 
 use skillup_common::{CourseId, UserId};
 
@@ -23,8 +28,20 @@ pub struct CacheKey {
     key: String,
     /// How many leading bytes of `key` are the prefix.
     prefix_len: usize,
-    /// Set for keys invalidated together with their family (listing pages).
-    family: Option<Family>,
+    guard: Guard,
+}
+
+/// Which generation key guards the fills of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Guard {
+    /// `gen:{<key>}`, created by the first invalidation of the key.
+    Own,
+    /// `gen:{<key>}`, created by every loader before it reads the database, so that
+    /// an invalidation of the whole family can find it with `SCAN` (listing pages
+    /// on a cluster).
+    OwnFoundByScan,
+    /// The family's shared guard and index set (listing pages on a single Redis).
+    Shared(Family),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,21 +56,35 @@ impl CacheKey {
     }
 
     /// The generation key checked when this key is filled: `gen:{<key>}`, or the
-    /// family's shared one.
+    /// family's shared one (listing pages on a single Redis).
     pub fn guard(&self) -> String {
         let prefix = &self.key[..self.prefix_len];
-        match self.family {
-            None => format!("{prefix}gen:{{{}}}", self.key),
-            Some(Family::CoursePages) => courses_pages_guard(prefix),
+        match self.guard {
+            Guard::Own | Guard::OwnFoundByScan => own_guard(prefix, &self.key),
+            Guard::Shared(Family::CoursePages) => courses_pages_guard(prefix),
         }
     }
 
-    /// The set a fill of this key registers it in (listing pages), if any.
+    /// The set a fill of this key registers it in (listing pages on a single
+    /// Redis), if any.
     pub fn index(&self) -> Option<String> {
         let prefix = &self.key[..self.prefix_len];
-        self.family
-            .map(|Family::CoursePages| courses_pages_index(prefix))
+        match self.guard {
+            Guard::Shared(Family::CoursePages) => Some(courses_pages_index(prefix)),
+            Guard::Own | Guard::OwnFoundByScan => None,
+        }
     }
+
+    /// Whether a loader must create the guard before it reads the database,
+    /// because invalidations find this key through its guard (listing pages on a
+    /// cluster).
+    pub fn guard_must_exist(&self) -> bool {
+        self.guard == Guard::OwnFoundByScan
+    }
+}
+
+fn own_guard(prefix: &str, key: &str) -> String {
+    format!("{prefix}gen:{{{key}}}")
 }
 
 fn courses_pages_guard(prefix: &str) -> String {
@@ -70,25 +101,43 @@ impl std::fmt::Display for CacheKey {
     }
 }
 
-/// Builds every name under one prefix.
+/// Builds every name under one prefix, for a single Redis or a cluster.
 #[derive(Debug, Clone)]
 pub struct Keys {
     prefix: String,
+    /// Whether the keys live on a Redis Cluster: listing pages then get guards of
+    /// their own instead of the shared guard and index set.
+    clustered: bool,
 }
 
 impl Keys {
-    /// `prefix` must not contain pattern characters; `RedisConfig` refuses them.
+    /// The names on a single Redis. `prefix` must not contain pattern characters;
+    /// `RedisConfig` refuses them.
     pub fn new(prefix: impl Into<String>) -> Self {
         Self {
             prefix: prefix.into(),
+            clustered: false,
         }
+    }
+
+    /// The names on a Redis Cluster (`true`) or a single Redis (`false`); only the
+    /// guards of listing pages differ.
+    #[must_use]
+    pub fn on_cluster(mut self, clustered: bool) -> Self {
+        self.clustered = clustered;
+        self
     }
 
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
 
-    fn key(&self, rest: std::fmt::Arguments<'_>, family: Option<Family>) -> CacheKey {
+    /// Whether these are the names on a Redis Cluster.
+    pub fn is_clustered(&self) -> bool {
+        self.clustered
+    }
+
+    fn key(&self, rest: std::fmt::Arguments<'_>, guard: Guard) -> CacheKey {
         use std::fmt::Write;
         let mut key = self.prefix.clone();
         key.write_fmt(rest)
@@ -96,26 +145,28 @@ impl Keys {
         CacheKey {
             key,
             prefix_len: self.prefix.len(),
-            family,
+            guard,
         }
     }
 
     /// `course:{id}`: the course detail.
     pub fn course(&self, id: CourseId) -> CacheKey {
-        self.key(format_args!("course:{id}"), None)
+        self.key(format_args!("course:{id}"), Guard::Own)
     }
 
     /// `user:{id}`: the `/api/me` snapshot.
     pub fn user(&self, id: UserId) -> CacheKey {
-        self.key(format_args!("user:{id}"), None)
+        self.key(format_args!("user:{id}"), Guard::Own)
     }
 
     /// `courses:published:{page}:{per_page}`: one listing page.
     pub fn courses_page(&self, page: u32, per_page: u32) -> CacheKey {
-        self.key(
-            format_args!("courses:published:{page}:{per_page}"),
-            Some(Family::CoursePages),
-        )
+        let guard = if self.clustered {
+            Guard::OwnFoundByScan
+        } else {
+            Guard::Shared(Family::CoursePages)
+        };
+        self.key(format_args!("courses:published:{page}:{per_page}"), guard)
     }
 
     /// The `SCAN` pattern matching every listing page.
@@ -123,12 +174,35 @@ impl Keys {
         format!("{}courses:published:*", self.prefix)
     }
 
-    /// The one generation key shared by all listing pages.
+    /// The `SCAN` pattern matching the guard of every listing page on a cluster:
+    /// `gen:{<prefix>courses:published:*}`. Braces are not pattern characters.
+    pub fn courses_pages_guards_pattern(&self) -> String {
+        own_guard(&self.prefix, &self.courses_pages_pattern())
+    }
+
+    /// The listing page whose own guard is `guard` (`None` for any other name).
+    pub(crate) fn courses_page_of_guard<'a>(&self, guard: &'a str) -> Option<&'a str> {
+        let page = guard
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix("gen:{")?
+            .strip_suffix('}')?;
+        page.strip_prefix(self.prefix.as_str())?
+            .starts_with("courses:published:")
+            .then_some(page)
+    }
+
+    /// The own guard of the key named `key` (under this prefix): `gen:{<key>}`.
+    pub(crate) fn own_guard(&self, key: &str) -> String {
+        own_guard(&self.prefix, key)
+    }
+
+    /// The one generation key shared by all listing pages on a single Redis.
     pub fn courses_pages_guard(&self) -> String {
         courses_pages_guard(&self.prefix)
     }
 
-    /// The set of the listing pages filled since their last invalidation.
+    /// The set of the listing pages filled since their last invalidation (single
+    /// Redis).
     pub fn courses_pages_index(&self) -> String {
         courses_pages_index(&self.prefix)
     }
@@ -183,10 +257,48 @@ mod tests {
             k.courses_page(2, 20).guard(),
             "skillup:gen:courses:published"
         );
+        assert!(k.courses_page(2, 20).index().is_some());
+        assert!(!k.courses_page(2, 20).guard_must_exist());
         assert_eq!(k.courses_pages_pattern(), "skillup:courses:published:*");
         assert_eq!(k.progress_channel(), "skillup:events:progress");
         assert_eq!(k.course_channel(), "skillup:events:course");
         assert_eq!(k.scoped_pattern(""), "skillup:*");
         assert_eq!(k.scoped_pattern("course:*"), "skillup:course:*");
+    }
+
+    #[test]
+    fn on_a_cluster_each_listing_page_has_its_own_guard_in_its_slot() {
+        let k = Keys::new("skillup:").on_cluster(true);
+        let page = k.courses_page(2, 20);
+        assert_eq!(page.as_str(), "skillup:courses:published:2:20");
+        assert_eq!(page.guard(), "skillup:gen:{skillup:courses:published:2:20}");
+        assert_eq!(page.index(), None);
+        assert!(page.guard_must_exist());
+        assert_eq!(
+            fred::util::redis_keyslot(page.guard().as_bytes()),
+            fred::util::redis_keyslot(page.as_str().as_bytes())
+        );
+        let id: CourseId = "0123b6d1-fe4b-4cec-84e3-08312f2a32e5".parse().unwrap();
+        assert_eq!(
+            k.course(id).guard(),
+            Keys::new("skillup:").course(id).guard()
+        );
+        assert!(!k.course(id).guard_must_exist());
+        assert_eq!(
+            k.courses_pages_guards_pattern(),
+            "skillup:gen:{skillup:courses:published:*}"
+        );
+        assert_eq!(
+            k.courses_page_of_guard(&page.guard()),
+            Some("skillup:courses:published:2:20")
+        );
+        for other in [
+            "skillup:gen:{skillup:course:1}",
+            "skillup:gen:{other:courses:published:1:2}",
+            "skillup:courses:published:1:2",
+            "other:gen:{skillup:courses:published:1:2}",
+        ] {
+            assert_eq!(k.courses_page_of_guard(other), None, "{other}");
+        }
     }
 }

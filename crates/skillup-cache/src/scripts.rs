@@ -67,3 +67,27 @@ return deleted
 ",
     )
 });
+
+/// Makes sure a guard exists before its loader reads the database, and returns
+/// its generation: an invalidation that finds guards with `SCAN` (listing pages
+/// on a cluster) can only bump a guard that exists.
+///
+/// A missing guard is created at "0". The TTL is renewed on every call, so the
+/// guard outlives the load that read it: were it to expire mid-load, another
+/// loader could create it again at "0" after an invalidation's `SCAN` missed it,
+/// and the first loader's stale fill would match.
+///
+/// KEYS[1] guard; ARGV[1] guard TTL in seconds. Returns the generation.
+pub static ENSURE_GUARD: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(
+        r"
+local gen = redis.call('GET', KEYS[1])
+if gen then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  return gen
+end
+redis.call('SET', KEYS[1], '0', 'EX', ARGV[1])
+return '0'
+",
+    )
+});

@@ -104,6 +104,46 @@ impl RedisInfo {
     }
 }
 
+impl RedisInfo {
+    /// The figures of several servers (a cluster's primaries) as one: memory,
+    /// clients, hits and misses summed; the shortest uptime (the youngest node).
+    /// One server's figures are returned as they are.
+    pub fn total<'a>(nodes: impl IntoIterator<Item = &'a Self>) -> Self {
+        let nodes: Vec<&Self> = nodes.into_iter().collect();
+        if let [one] = nodes.as_slice() {
+            return (*one).clone();
+        }
+        let mut out = Self::default();
+        let mut uptime: Option<u64> = None;
+        for node in nodes {
+            out.used_memory += node.used_memory;
+            out.connected_clients += node.connected_clients;
+            out.keyspace_hits += node.keyspace_hits;
+            out.keyspace_misses += node.keyspace_misses;
+            uptime = Some(uptime.map_or(node.uptime_seconds, |u| u.min(node.uptime_seconds)));
+        }
+        out.uptime_seconds = uptime.unwrap_or(0);
+        out.used_memory_human = human_bytes(out.used_memory);
+        out
+    }
+}
+
+/// Bytes the way Redis prints `used_memory_human`: `512B`, `1.50K`, `2.00M`, `1.25G`.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["K", "M", "G", "T"];
+    if bytes < 1024 {
+        return format!("{bytes}B");
+    }
+    #[expect(clippy::cast_precision_loss, reason = "a figure for humans")]
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.2}{}", UNITS[unit])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +162,36 @@ mod tests {
                 uptime_seconds: 42,
             }
         );
+    }
+
+    #[test]
+    fn cluster_figures_add_up() {
+        let node = |mem, clients, hits, uptime| RedisInfo {
+            used_memory: mem,
+            used_memory_human: String::new(),
+            connected_clients: clients,
+            keyspace_hits: hits,
+            keyspace_misses: 1,
+            uptime_seconds: uptime,
+        };
+        let nodes = [
+            node(1024, 2, 5, 90),
+            node(2048, 3, 6, 30),
+            node(1_048_576, 1, 0, 60),
+        ];
+        assert_eq!(
+            RedisInfo::total(&nodes),
+            RedisInfo {
+                used_memory: 1_051_648,
+                used_memory_human: "1.00M".into(),
+                connected_clients: 6,
+                keyspace_hits: 11,
+                keyspace_misses: 3,
+                uptime_seconds: 30,
+            }
+        );
+        assert_eq!(human_bytes(512), "512B");
+        assert_eq!(human_bytes(1536), "1.50K");
     }
 
     #[test]

@@ -305,6 +305,20 @@ impl TlsCaBundle {
 impl RedisConfig {
     pub const DEFAULT_URL: &'static str = "redis://127.0.0.1:6379";
 
+    /// The `REDIS_URL` schemes accepted, as fred reads them: one server (`redis`,
+    /// TLS `rediss`) or a Redis Cluster (`redis-cluster`, TLS `rediss-cluster`,
+    /// with more seed nodes as `?node=host:port&node=…`).
+    pub const SCHEMES: [&'static str; 4] = ["redis", "rediss", "redis-cluster", "rediss-cluster"];
+
+    fn is_tls_scheme(scheme: &str) -> bool {
+        matches!(scheme, "rediss" | "rediss-cluster")
+    }
+
+    /// Whether `REDIS_URL` names a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.url.url().scheme().ends_with("-cluster")
+    }
+
     pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
         let key_prefix = env
             .var("REDIS_KEY_PREFIX")
@@ -316,15 +330,16 @@ impl RedisConfig {
                 "must not contain pattern characters (* ? [ ] \\) or spaces",
             ));
         }
-        let url = url_or(env, "REDIS_URL", Self::DEFAULT_URL, &["redis", "rediss"])?;
+        let url = url_or(env, "REDIS_URL", Self::DEFAULT_URL, &Self::SCHEMES)?;
         let tls_ca = match env.var(TlsCaBundle::VAR) {
             None => None,
             // A CA for a plain connection would be silently ignored: say so now.
-            Some(path) if url.url().scheme() != "rediss" => {
+            Some(path) if !Self::is_tls_scheme(url.url().scheme()) => {
                 return Err(invalid(
                     TlsCaBundle::VAR,
                     &path,
-                    "REDIS_URL is not rediss://, so there is no TLS connection to use it for",
+                    "REDIS_URL is not rediss:// or rediss-cluster://, so there is no TLS \
+                     connection to use it for",
                 ));
             }
             Some(path) => Some(TlsCaBundle::read(&path)?),
@@ -581,6 +596,39 @@ mod tests {
             "rediss://default:***@redis.example:6380"
         );
         assert!(!format!("{cfg:?}").contains("pw@"));
+    }
+
+    #[test]
+    fn cluster_urls_are_accepted_and_redacted() {
+        for (raw, shown) in [
+            (
+                "redis-cluster://127.0.0.1:7001?node=127.0.0.1:7002&node=127.0.0.1:7003",
+                "redis-cluster://127.0.0.1:7001?node=127.0.0.1:7002&node=127.0.0.1:7003",
+            ),
+            (
+                "rediss-cluster://default:hunter2@c.example:7001?node=c2.example:7001",
+                "rediss-cluster://default:***@c.example:7001?node=c2.example:7001",
+            ),
+        ] {
+            let cfg = RedisConfig::from_env(&env(&[("REDIS_URL", raw)])).unwrap();
+            assert!(cfg.is_cluster());
+            assert_eq!(cfg.url.expose(), raw);
+            assert_eq!(format!("{:?}", cfg.url), shown);
+            assert_eq!(cfg.url.to_string(), shown);
+            assert!(!format!("{cfg:?}").contains("hunter2"));
+        }
+        assert!(!RedisConfig::from_env(&env(&[])).unwrap().is_cluster());
+        let err = ca_error("redis-cluster://h:7001", "/nonexistent/ca.pem");
+        assert!(err.contains("not rediss://"), "{err}");
+        // With TLS the file is read: the error is about the file, not the scheme.
+        let err = ca_error("rediss-cluster://h:7001", "/nonexistent/ca.pem");
+        assert!(err.contains("cannot read"), "{err}");
+        let err =
+            RedisConfig::from_env(&env(&[("REDIS_URL", "redis-sentinel://u:hunter2@h:26379")]))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("redis-cluster"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
     }
 
     /// A file under the temp dir holding `contents`, removed by the caller's test end.

@@ -116,7 +116,8 @@ enum CacheCommand {
         #[arg(default_value = "*")]
         pattern: String,
     },
-    /// Redis server figures and key counts under the prefix.
+    /// Redis server figures and key counts under the prefix (on a cluster: per
+    /// primary and in total).
     Stats,
 }
 
@@ -222,8 +223,26 @@ async fn cache(cmd: CacheCommand) -> anyhow::Result<()> {
             println!("deleted {n} keys matching {scoped}");
         }
         CacheCommand::Stats => {
-            let info = cache.info().await?;
+            // On a cluster: every primary's figures, then their totals (key
+            // counts below scan every primary too).
+            let nodes = cache.info_by_node().await?;
+            let info = skillup_cache::RedisInfo::total(nodes.iter().map(|(_, info)| info));
             println!("redis: {}", cfg.url);
+            if cache.keys().is_clustered() {
+                println!("cluster primaries: {}", nodes.len());
+                for (server, node) in &nodes {
+                    println!(
+                        "  {server}: used_memory {} ({}), connected_clients {}, keyspace_hits {}, keyspace_misses {}, uptime_seconds {}",
+                        node.used_memory,
+                        node.used_memory_human,
+                        node.connected_clients,
+                        node.keyspace_hits,
+                        node.keyspace_misses,
+                        node.uptime_seconds
+                    );
+                }
+                println!("totals:");
+            }
             println!(
                 "used_memory: {} ({})",
                 info.used_memory, info.used_memory_human

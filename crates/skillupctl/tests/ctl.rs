@@ -147,6 +147,57 @@ async fn cache_commands_never_leave_the_prefix() {
         .unwrap();
 }
 
+#[tokio::test]
+async fn cache_commands_cover_every_primary_of_a_cluster() {
+    let url = skillup_testkit::redis_cluster_url();
+    let mine = unique_prefix();
+    let theirs = unique_prefix();
+    let client = Builder::from_config(Config::from_url(&url).unwrap())
+        .build()
+        .unwrap();
+    client.init().await.unwrap();
+    // 40 course keys spread over the cluster's slots, so over all its primaries.
+    let names = |p: &str| -> Vec<String> { (0..40).map(|i| format!("{p}course:{i}")).collect() };
+    for key in names(&mine).into_iter().chain(names(&theirs)) {
+        let _: () = client.set(key, "x", None, None, false).await.unwrap();
+    }
+    let env = [
+        ("REDIS_URL", url.as_str()),
+        ("REDIS_KEY_PREFIX", mine.as_str()),
+    ];
+
+    let listed = stdout(&ctl(&["cache", "keys"], &env));
+    assert_eq!(listed.lines().count(), 40, "{listed}");
+    let stats = stdout(&ctl(&["cache", "stats"], &env));
+    assert!(stats.contains("cluster primaries: 3"), "{stats}");
+    assert!(stats.contains(&format!("keys {mine}all: 40")), "{stats}");
+    let cleared = stdout(&ctl(&["cache", "clear"], &env));
+    assert!(cleared.contains("deleted 40 keys"), "{cleared}");
+
+    // One key at a time: a multi-key EXISTS may not span slots on a cluster.
+    let mut left = (0, 0);
+    for (key, theirs) in names(&mine)
+        .into_iter()
+        .map(|k| (k, false))
+        .chain(names(&theirs).into_iter().map(|k| (k, true)))
+    {
+        let n: u32 = client.exists(key).await.unwrap();
+        if theirs {
+            left.1 += n;
+        } else {
+            left.0 += n;
+        }
+    }
+    assert_eq!(
+        left,
+        (0, 40),
+        "ours all deleted, another prefix's untouched"
+    );
+    for key in names(&theirs) {
+        let _: u32 = client.del(key).await.unwrap();
+    }
+}
+
 #[test]
 fn cache_commands_fail_clearly_when_redis_is_down() {
     let url = skillup_testkit::dead_redis_url();

@@ -21,6 +21,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: TestDatabase,
     pub prefix: String,
+    /// The `REDIS_URL` the app was given (a single server or a cluster).
+    pub redis_url: String,
 }
 
 pub struct Options {
@@ -86,6 +88,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         client: reqwest::Client::new(),
         db,
         prefix,
+        redis_url: options.redis_url,
     }
 }
 
@@ -111,10 +114,10 @@ impl TestApp {
         format!("/api/courses/{}", seed::course_id(n))
     }
 
-    /// A raw connection to the test's Redis, for looking at keys directly.
+    /// A raw connection to the app's Redis, for looking at keys directly.
     pub async fn redis(&self) -> fred::clients::Client {
         use fred::prelude::*;
-        let config = Config::from_url(&redis_url()).expect("TEST_REDIS_URL is valid");
+        let config = Config::from_url(&self.redis_url).expect("the app's REDIS_URL is valid");
         let client = Builder::from_config(config).build().expect("client builds");
         client.init().await.expect("redis reachable");
         client
@@ -299,10 +302,10 @@ impl TestApp {
         (id, ids)
     }
 
-    /// A pub/sub subscriber on this test's Redis.
+    /// A pub/sub subscriber on the app's Redis.
     pub async fn subscriber(&self) -> fred::clients::SubscriberClient {
         use fred::prelude::*;
-        let config = Config::from_url(&redis_url()).expect("TEST_REDIS_URL is valid");
+        let config = Config::from_url(&self.redis_url).expect("the app's REDIS_URL is valid");
         let client = Builder::from_config(config)
             .build_subscriber_client()
             .expect("subscriber builds");

@@ -17,6 +17,7 @@ mod leaks;
 mod me;
 mod openapi;
 mod progress;
+mod redis_cluster;
 mod redis_down;
 mod redis_keys;
 mod redis_tls;

@@ -1,6 +1,9 @@
 //! Cache crate against real Redis: the shared server with a unique prefix per
-//! test, or a private `redis-server` for outages.
+//! test, or a private `redis-server` for outages, and a shared Redis Cluster
+//! (`cluster.rs`). `TEST_REDIS_URL` may name a cluster too: `scripts/test.sh`
+//! runs the whole suite once more that way.
 
+mod cluster;
 mod degradation;
 mod near;
 mod operations;

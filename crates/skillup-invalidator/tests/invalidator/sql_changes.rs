@@ -251,3 +251,35 @@ async fn health_reports_backlog_and_metrics_count_processed_records() {
     assert!(metrics.contains("invalidations_processed_total"));
     assert!(metrics.contains("invalidation_lag_seconds"));
 }
+
+#[tokio::test]
+async fn on_a_redis_cluster_sql_changes_reach_details_listings_and_families() {
+    let stack = stack(Options {
+        redis_url: skillup_testkit::redis_cluster_url(),
+        ..Options::default()
+    })
+    .await;
+    stack.settled().await;
+    let keys = stack.cache.keys().clone();
+    assert!(keys.is_clustered());
+    let course = keys.course(seed::course_id(1));
+    let listing = keys.courses_page(1, 20);
+    stack.get_json(&course_path(1)).await;
+    stack.get_json("/api/courses").await;
+    assert!(stack.cached(&course).await && stack.cached(&listing).await);
+
+    let id = seed::course_id(1);
+    stack
+        .sql(&format!(
+            "UPDATE courses SET title = 'Edited on a cluster' WHERE id = '{id}'"
+        ))
+        .await;
+    assert!(stack.gone(&course).await, "course → detail");
+    assert!(stack.gone(&listing).await, "course → listing pages");
+    assert_eq!(
+        stack.get_json(&course_path(1)).await["title"],
+        "Edited on a cluster"
+    );
+    // A table-wide change flushes a family with SCAN + UNLINK on every primary.
+    fill_after_truncate(&stack).await;
+}

@@ -1,0 +1,122 @@
+//! The API on a Redis Cluster of three primaries (`REDIS_URL=redis-cluster://…`,
+//! the testkit's shared cluster or `TEST_REDIS_CLUSTER_URL`): cached reads, a
+//! write's invalidation of the detail and the listing pages (whose guards live
+//! in the pages' own slots there), and progress events through cluster pub/sub.
+
+use std::time::Duration;
+
+use fred::prelude::*;
+use serde_json::{Value, json};
+use skillup_testkit::redis_cluster_url;
+
+use crate::helpers::{Options, TestApp, instructor, new_user, spawn_app_with, x_cache};
+
+#[tokio::test]
+async fn reads_writes_listings_and_events_work_on_a_redis_cluster() {
+    let app = spawn_app_with(Options {
+        redis_url: redis_cluster_url(),
+        ..Options::default()
+    })
+    .await;
+    let health: Value = app.get("/health/redis").await.json().await.unwrap();
+    assert_eq!(health["status"], "up", "{health}");
+
+    // A course detail: MISS, then HIT from the cluster.
+    let path = TestApp::course_path(1);
+    let first = app.get(&path).await;
+    assert_eq!(
+        (first.status().as_u16(), x_cache(&first)),
+        (200, "MISS".into())
+    );
+    let second = app.get(&path).await;
+    assert_eq!(x_cache(&second), "HIT");
+
+    // Two listing pages (the first holds every seeded course), cached with a
+    // guard of their own in their slot.
+    let listings = [
+        "/api/courses?page=1&per_page=20",
+        "/api/courses?page=2&per_page=5",
+    ];
+    for listing in listings {
+        assert_eq!(x_cache(&app.get(listing).await), "MISS");
+        assert_eq!(x_cache(&app.get(listing).await), "HIT");
+    }
+    let redis = app.redis().await;
+    let page_key = app.key("courses:published:1:20");
+    let guard = format!("{}gen:{{{page_key}}}", app.prefix);
+    let generation: Option<String> = redis.get(&guard).await.unwrap();
+    assert_eq!(
+        generation.as_deref(),
+        Some("0"),
+        "the page's loader made its guard"
+    );
+
+    // A write: the next reads are fresh, the pages were invalidated.
+    let res = app
+        .patch(
+            &path,
+            &instructor(1),
+            &json!({"title": "Renamed on a cluster"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let read = app.get(&path).await;
+    assert_eq!(
+        x_cache(&read),
+        "MISS",
+        "the write invalidated course:{{id}}"
+    );
+    assert_eq!(
+        read.json::<Value>().await.unwrap()["title"],
+        "Renamed on a cluster"
+    );
+    let generation: Option<String> = redis.get(&guard).await.unwrap();
+    assert_eq!(
+        generation.as_deref(),
+        Some("1"),
+        "the page's guard was bumped"
+    );
+    for listing in listings {
+        assert_eq!(x_cache(&app.get(listing).await), "MISS", "{listing}");
+    }
+    let page: Value = app.get(listings[0]).await.json().await.unwrap();
+    let titles: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["title"].as_str())
+        .collect();
+    assert!(titles.contains(&"Renamed on a cluster"), "{titles:?}");
+
+    // A progress write publishes an event a subscriber on the cluster receives.
+    let (course, lessons) = app.published_course(2).await;
+    let (_, student) = new_user();
+    let enrolled = app
+        .post_empty(&format!("/api/courses/{course}/enroll"), &student)
+        .await;
+    assert!(enrolled.status().is_success(), "{}", enrolled.status());
+    let subscriber = app.subscriber().await;
+    let mut messages = subscriber.message_rx();
+    subscriber
+        .subscribe(app.key("events:progress"))
+        .await
+        .unwrap();
+    let res = app
+        .put(
+            &format!("/api/courses/{course}/lessons/{}/progress", lessons[0]),
+            &student,
+            &json!({"completed": true}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let message = tokio::time::timeout(Duration::from_secs(5), messages.recv())
+        .await
+        .expect("the event arrives through the cluster")
+        .unwrap();
+    assert_eq!(message.channel, app.key("events:progress"));
+    let event: Value = serde_json::from_str(&message.value.convert::<String>().unwrap()).unwrap();
+    assert_eq!(event["lesson_id"], lessons[0]);
+    assert_eq!(event["completed"], true);
+    let _ = subscriber.quit().await;
+    let _ = redis.quit().await;
+}
