@@ -331,6 +331,15 @@ impl RedisConfig {
             ));
         }
         let url = url_or(env, "REDIS_URL", Self::DEFAULT_URL, &Self::SCHEMES)?;
+        if url.url().scheme().ends_with("-cluster") && key_prefix.contains(['{', '}']) {
+            // A guard `gen:{<key>}` must hash to its key's slot; a brace in the
+            // prefix would make Redis hash on the prefix's braces instead.
+            return Err(invalid(
+                "REDIS_KEY_PREFIX",
+                &key_prefix,
+                "must not contain `{` or `}` on a Redis Cluster (they pick the hash slot)",
+            ));
+        }
         let tls_ca = match env.var(TlsCaBundle::VAR) {
             None => None,
             // A CA for a plain connection would be silently ignored: say so now.
@@ -695,6 +704,14 @@ mod tests {
     fn pattern_characters_in_the_prefix_are_refused() {
         let err = RedisConfig::from_env(&env(&[("REDIS_KEY_PREFIX", "a*")])).unwrap_err();
         assert!(err.to_string().starts_with("REDIS_KEY_PREFIX="), "{err}");
+        let cluster = "redis-cluster://127.0.0.1:7001";
+        let err = RedisConfig::from_env(&env(&[
+            ("REDIS_KEY_PREFIX", "{app}:"),
+            ("REDIS_URL", cluster),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().starts_with("REDIS_KEY_PREFIX="), "{err}");
+        assert!(RedisConfig::from_env(&env(&[("REDIS_KEY_PREFIX", "{app}:")])).is_ok());
     }
 
     #[test]

@@ -172,3 +172,29 @@ async fn a_burst_of_events_is_relayed_without_loss() {
         "no lag, so no resync"
     );
 }
+
+/// The same contract over a Redis Cluster: the API publishes through its
+/// clustered client, two realtime nodes subscribe through theirs (connected to
+/// whichever primaries fred picks), and each socket gets the event once.
+#[tokio::test]
+async fn over_a_redis_cluster_two_nodes_deliver_each_event_once() {
+    let stack = stack(2, skillup_testkit::redis_cluster_url()).await;
+    let student = seed::student_id(1);
+    let (course, lesson) = student_course();
+    let mut on_a = stack.probe(0, &stack.token(student), &[]).await;
+    let mut on_b = stack.probe(1, &stack.token(student), &[course]).await;
+    for p in [&mut on_a, &mut on_b] {
+        p.until("ready").await;
+    }
+    stack.put_progress(student, course, lesson, true).await;
+    for (name, probe) in [("node A", &mut on_a), ("node B", &mut on_b)] {
+        let events = probe.events_within(Duration::from_millis(1500)).await;
+        assert_eq!(events.len(), 1, "{name}: {events:?}");
+        assert_progress_event(
+            &events[0],
+            &course.to_string(),
+            &lesson.to_string(),
+            &student.to_string(),
+        );
+    }
+}
