@@ -49,7 +49,7 @@ cargo test --workspace "$@"
 # The cache crate once more, every test on the cluster (tests that need a single
 # server of their own, for outages or TLS, still start one).
 if [ "$#" -eq 0 ] || [[ " $* " == *" skillup-cache "* ]]; then
-  log "cargo test -p skillup-cache on the Redis Cluster ($TEST_REDIS_CLUSTER_URL)"
+  log "cargo test --workspace --test cache (the cache crate) on the Redis Cluster ($TEST_REDIS_CLUSTER_URL)"
   # --workspace keeps the workspace's feature set: `-p` alone would rebuild
   # dependencies with the package's own features.
   TEST_REDIS_URL="$TEST_REDIS_CLUSTER_URL" cargo test --workspace --test cache

@@ -473,27 +473,14 @@ impl Cache {
     ) -> Result<u64, CacheError> {
         let ttl = GUARD_TTL_SECS.to_string();
         let pairs: Vec<(String, String)> = pairs.into_iter().collect();
-        let mut deleted = 0;
-        // Chunks joined one after another rather than a `buffer_unordered`
-        // stream: a stream holding a closure that borrows `self` across an await
-        // makes callers' futures fail the `Send` check of `tokio::spawn`.
-        for chunk in pairs.chunks(CLUSTER_CALLS_IN_FLIGHT) {
-            let calls: Vec<_> = chunk
-                .iter()
-                .map(|(entry, guard)| {
-                    self.call(scripts::INVALIDATE.evalsha_with_reload::<u64, _, _>(
-                        &self.inner.client,
-                        vec![entry.as_str(), guard.as_str()],
-                        vec![ttl.as_str()],
-                    ))
-                })
-                .collect();
-            deleted += futures_util::future::try_join_all(calls)
-                .await?
-                .into_iter()
-                .sum::<u64>();
-        }
-        Ok(deleted)
+        sum_in_chunks(&pairs, |(entry, guard)| {
+            self.call(scripts::INVALIDATE.evalsha_with_reload::<u64, _, _>(
+                &self.inner.client,
+                vec![entry.as_str(), guard.as_str()],
+                vec![ttl.as_str()],
+            ))
+        })
+        .await
     }
 
     /// Invalidates every listing page, so no load that read the database before
@@ -624,19 +611,10 @@ impl Cache {
             .into_values()
             .map(Vec::from)
             .collect();
-        let mut deleted = 0;
-        // Joined chunk by chunk, for the reason given in `invalidate_each`.
-        for chunk in by_slot.chunks(CLUSTER_CALLS_IN_FLIGHT) {
-            let calls: Vec<_> = chunk
-                .iter()
-                .map(|slot_keys| self.call(client.unlink::<u64, _>(slot_keys.clone())))
-                .collect();
-            deleted += futures_util::future::try_join_all(calls)
-                .await?
-                .into_iter()
-                .sum::<u64>();
-        }
-        Ok(deleted)
+        sum_in_chunks(&by_slot, |slot_keys| {
+            self.call(client.unlink::<u64, _>(slot_keys.clone()))
+        })
+        .await
     }
 
     /// Up to `limit` keys matching `pattern` (a full pattern, see [`Cache::delete_pattern`]).
@@ -733,6 +711,26 @@ impl Cache {
             tracing::warn!("redis QUIT did not finish in {grace:?}");
         }
     }
+}
+
+/// Runs `call` on every item, [`CLUSTER_CALLS_IN_FLIGHT`] at a time, and sums
+/// the answers (keys deleted). Chunks are joined one after another rather than
+/// through a `buffer_unordered` stream: a stream holding a closure that borrows
+/// the cache across an await makes callers' futures fail `tokio::spawn`'s `Send`
+/// check.
+async fn sum_in_chunks<'a, T, F, Fut>(items: &'a [T], call: F) -> Result<u64, CacheError>
+where
+    F: Fn(&'a T) -> Fut,
+    Fut: Future<Output = Result<u64, CacheError>>,
+{
+    let mut total = 0;
+    for chunk in items.chunks(CLUSTER_CALLS_IN_FLIGHT) {
+        total += futures_util::future::try_join_all(chunk.iter().map(&call))
+            .await?
+            .into_iter()
+            .sum::<u64>();
+    }
+    Ok(total)
 }
 
 fn millis(ttl: Duration) -> i64 {
