@@ -15,9 +15,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
-use tracing::Level;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -90,11 +88,25 @@ pub fn init_tracing(cfg: &LogConfig) -> Result<Telemetry, TelemetryError> {
             .with_current_span(true)
             .boxed(),
     };
+    // The global filter adds sqlx's statement events to what RUST_LOG asks for, so
+    // interest is decided once per callsite; the log outputs filter with RUST_LOG
+    // alone (only those events ever differ), and the query metrics see them all.
+    let global = env_filter().add_directive(
+        format!("{SQLX_QUERY}=debug")
+            .parse()
+            .expect("a valid directive"),
+    );
     tracing_subscriber::registry()
+        .with(global)
         .with(fmt.with_filter(env_filter()))
         .with(otel)
-        .with(DbQueryMetrics.with_filter(Targets::new().with_target(SQLX_QUERY, Level::DEBUG)))
+        .with(DbQueryMetrics)
         .try_init()?;
+    // `try_init` lets the `log` crate (actix's logging) through at the most verbose
+    // level any filter wants: DEBUG, for the query metrics. Every `log::debug!` of
+    // actix would then be built and filtered per request. Only RUST_LOG's level is
+    // needed for `log` records.
+    log::set_max_level(log_level(env_filter().max_level_hint()));
     if let (Some(otlp), Some(provider)) = (&cfg.otlp, &provider) {
         // actix's root spans read an incoming `traceparent` through the global propagator.
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
@@ -102,6 +114,19 @@ pub fn init_tracing(cfg: &LogConfig) -> Result<Telemetry, TelemetryError> {
         tracing::info!(collector = %otlp.origin(), service = %cfg.service_name, "exporting traces over OTLP/HTTP");
     }
     Ok(Telemetry { provider })
+}
+
+/// The `log` crate's level for a tracing level hint (`None`: everything).
+fn log_level(hint: Option<tracing::level_filters::LevelFilter>) -> log::LevelFilter {
+    use tracing::level_filters::LevelFilter;
+    match hint {
+        Some(LevelFilter::OFF) => log::LevelFilter::Off,
+        Some(LevelFilter::ERROR) => log::LevelFilter::Error,
+        Some(LevelFilter::WARN) => log::LevelFilter::Warn,
+        Some(LevelFilter::INFO) => log::LevelFilter::Info,
+        Some(LevelFilter::DEBUG) => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    }
 }
 
 /// The target of the event sqlx emits when a statement finishes (at DEBUG, or

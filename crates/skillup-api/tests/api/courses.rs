@@ -248,4 +248,13 @@ async fn the_binary_counts_database_queries_and_reports_its_hit_ratio() {
         "{text}"
     );
     assert_eq!(sample(&text, "cache_hit_ratio"), Some(0.75), "{text}");
+    let printed: Vec<String> = api
+        .log()
+        .into_iter()
+        .filter(|l| l.contains("sqlx::query"))
+        .collect();
+    assert!(
+        printed.is_empty(),
+        "counting statements does not print them at RUST_LOG=info: {printed:#?}"
+    );
 }
