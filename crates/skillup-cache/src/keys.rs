@@ -174,12 +174,6 @@ impl Keys {
         format!("{}courses:published:*", self.prefix)
     }
 
-    /// The `SCAN` pattern matching the guard of every listing page on a cluster:
-    /// `gen:{<prefix>courses:published:*}`. Braces are not pattern characters.
-    pub fn courses_pages_guards_pattern(&self) -> String {
-        own_guard(&self.prefix, &self.courses_pages_pattern())
-    }
-
     /// The listing page whose own guard is `guard` (`None` for any other name).
     pub(crate) fn courses_page_of_guard<'a>(&self, guard: &'a str) -> Option<&'a str> {
         let page = guard
@@ -284,10 +278,6 @@ mod tests {
             Keys::new("skillup:").course(id).guard()
         );
         assert!(!k.course(id).guard_must_exist());
-        assert_eq!(
-            k.courses_pages_guards_pattern(),
-            "skillup:gen:{skillup:courses:published:*}"
-        );
         assert_eq!(
             k.courses_page_of_guard(&page.guard()),
             Some("skillup:courses:published:2:20")

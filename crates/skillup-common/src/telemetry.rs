@@ -49,11 +49,10 @@ impl Telemetry {
             return;
         };
         // The SDK's shutdown blocks until the batch task on this runtime answers.
-        let done = tokio::task::spawn_blocking(move || provider.shutdown()).await;
-        match done {
+        match tokio::task::spawn_blocking(move || provider.shutdown()).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => eprintln!("OTLP exporter shutdown: {e}"),
-            Err(e) => eprintln!("OTLP exporter shutdown: {e}"),
+            Err(e) => eprintln!("OTLP exporter shutdown task: {e}"),
         }
     }
 }
