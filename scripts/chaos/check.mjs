@@ -5,7 +5,7 @@
 //   node check.mjs --run DIR --api URL --invalidator URL --redis-port N --prefix P
 //                  --database-url URL --grace-ms N --campaign-start MS --config JSON
 //
-// Definitions (also in README.md, "Reliability"):
+// Definitions (also in docs/reliability.md, "Checks"):
 // - A write is acknowledged when it got a 2xx. Its outcome is unknown when it got a
 //   5xx or no answer (timeout, reset); a 4xx wrote nothing. For every key a writer
 //   touched (user × lesson for progress, user × course for enrollment) the database

@@ -45,7 +45,7 @@ def check_service(file, name, svc, known):
     env = svc.get("environment") or {}
     check(env.get("PORT") == PORTS[name], f"{where}: PORT {env.get('PORT')} is not {PORTS[name]}")
     for var in env:
-        check(var in known, f"{where}: {var} is not a documented variable (README, Configuration)")
+        check(var in known, f"{where}: {var} is not a documented variable (README.md, Configuration)")
     for var in ("DATABASE_URL", "REDIS_URL", "JWT_SECRET", "REDIS_KEY_PREFIX"):
         check(env.get(var), f"{where}: {var} is not set")
     test = " ".join((svc.get("healthcheck") or {}).get("test") or [])
@@ -83,11 +83,11 @@ def main():
         "dev: seed does not run skillupctl",
     )
 
-    # prod: the shape the README promises, and Docker's SIGKILL after our grace.
+    # prod: the shape docs/operations.md promises, and Docker's SIGKILL after our grace.
     for name, replicas in (("api", 2), ("realtime", 2), ("invalidator", 1)):
         svc = prod.get(name) or {}
         got = (svc.get("deploy") or {}).get("replicas")
-        check(got == replicas, f"prod: {name} has {got} replicas, the README says {replicas}")
+        check(got == replicas, f"prod: {name} has {got} replicas, docs/operations.md says {replicas}")
         grace = seconds(svc.get("stop_grace_period", "10s"))
         check(
             grace is not None and grace > 10,

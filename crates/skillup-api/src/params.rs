@@ -126,7 +126,7 @@ mod tests {
     }
 
     /// Property tests (`PROPTEST_CASES`, default 256): the parsers accept exactly
-    /// what the README documents and never panic.
+    /// what docs/api.md documents and never panic.
     mod properties {
         use proptest::prelude::*;
         use uuid::Uuid;

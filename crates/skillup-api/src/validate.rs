@@ -1,7 +1,7 @@
 //! Validation of authoring input beyond what the JSON types enforce. Each check
 //! returns a 400 naming the field and the rule.
 //!
-//! Rules (also in the README): titles are trimmed and 1–200 characters;
+//! Rules (also in docs/api.md, "Validation"): titles are trimmed and 1–200 characters;
 //! descriptions at most 20 000 characters; no control characters except newline,
 //! carriage return and tab in descriptions (Postgres cannot store NUL, and titles
 //! are single lines); `price_cents` 0–100 000 000; positions 0–1 000 000;
