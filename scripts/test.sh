@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against real Postgres and Redis, starting (or
 # installing) them first the way scripts/dev.sh does, with Node.js, the npm
-# packages of the realtime tests, Debian's Chromium, openssl and docker-compose
-# (for scripts/check-compose.sh) installed when absent. Each test makes its own
+# packages of the realtime tests, Debian's Chromium and docker-compose (for
+# scripts/check-compose.sh) installed when absent. (The TLS tests' CA is made
+# in-process by the test kit, so openssl is not needed.) Each test makes its own
 # database (skillup_test_*) and key prefix; leftovers of earlier runs are dropped.
 # A local 3-node Redis Cluster (scripts/redis-cluster.sh, ports 7001-7003) serves
 # the cluster tests (TEST_REDIS_CLUSTER_URL), and the cache crate's whole suite is
@@ -23,7 +24,6 @@ ensure_cargo
 ensure_postgres
 ensure_redis
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server   # outage tests run a private one
-command -v openssl >/dev/null 2>&1 || apt_install openssl   # TLS tests make a CA at test time
 ensure_node
 ensure_npm_deps "$ROOT/crates/skillup-realtime/web"        # the demo page's socket.io-client
 ensure_npm_deps "$ROOT/crates/skillup-realtime/tests/js"   # real clients: socket.io-client, playwright-core

@@ -1,24 +1,35 @@
 //! The cache operations. Read paths never fail because of Redis: they report
 //! [`CacheStatus::Bypass`] and let the caller serve the database answer.
+//!
+//! This file holds the [`Cache`] handle: how it is built, what it exposes, and
+//! the one way every operation calls Redis (`call`, bounded by the command
+//! timeout and counted). The operations are `impl Cache` blocks in sibling files:
+//!
+//! - `read`: get, set, [`Cache::get_or_load`] and its generation-checked fills;
+//! - `invalidate`: invalidate, listing pages, delete, delete_pattern;
+//! - `admin`: scan, ping, info, publish, quit;
+//! - `sessions`: session revocation.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use fred::prelude::*;
-use fred::types::scan::Scanner;
-use futures_util::future::Either;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use serde::Serialize;
 use skillup_common::config::{NearCacheConfig, RedisConfig};
 
 use crate::CacheError;
 use crate::flight::Flights;
-use crate::keys::{CacheKey, Keys};
+use crate::keys::Keys;
 use crate::near::NearCache;
-use crate::scripts;
-use crate::stats::{CacheCounters, Counters, RedisInfo};
+use crate::stats::{CacheCounters, Counters};
+
+mod admin;
+mod invalidate;
+mod read;
+mod sessions;
 
 /// How long a generation key outlives its last bump. It must exceed the longest
 /// load; a guard that expired only ever makes a fill fail, never succeed wrongly.
@@ -219,422 +230,8 @@ impl Cache {
         Err(result)
     }
 
-    /// The stored bytes of `key`, `None` if absent. Does not touch the hit/miss counters.
-    pub async fn get(&self, key: &CacheKey) -> Result<Option<Bytes>, CacheError> {
-        self.call(self.inner.client.get::<Option<Bytes>, _>(key.as_str()))
-            .await
-    }
-
-    /// The stored bytes of `key` and their remaining TTL (`None`: no expiry), in
-    /// one round trip.
-    async fn get_with_ttl(
-        &self,
-        key: &CacheKey,
-    ) -> Result<Option<(Bytes, Option<Duration>)>, CacheError> {
-        let (value, pttl): (Option<Bytes>, i64) = self
-            .call(async {
-                let pipeline = self.inner.client.pipeline();
-                let () = pipeline.get(key.as_str()).await?;
-                let () = pipeline.pttl(key.as_str()).await?;
-                pipeline.all().await
-            })
-            .await?;
-        let ttl = u64::try_from(pttl).ok().map(Duration::from_millis);
-        Ok(value.map(|v| (v, ttl)))
-    }
-
-    /// Stores `value` under `key` for `ttl`, unconditionally.
-    ///
-    /// Prefer [`Cache::get_or_load`] for values read from the database: its fill is
-    /// refused when a write raced the read.
-    pub async fn set(&self, key: &CacheKey, value: Bytes, ttl: Duration) -> Result<(), CacheError> {
-        let expire = Some(Expiration::PX(millis(ttl)));
-        self.call(
-            self.inner
-                .client
-                .set::<(), _, _>(key.as_str(), value, expire, None, false),
-        )
-        .await
-    }
-
-    /// Cache-aside read of `key`.
-    ///
-    /// A hit returns the stored bytes. On a miss, one `load` per key runs in this
-    /// process however many callers miss at once (single flight); its value is
-    /// stored for `ttl` only if no invalidation of `key` happened since before the
-    /// load read the database (the guard generation is read first and checked
-    /// atomically at set time). When Redis is unavailable the load still runs and
-    /// its answer is returned with [`CacheStatus::Bypass`].
-    ///
-    /// A loader answer of `None` (nothing to show) is returned and not stored.
-    ///
-    /// An L1 hit is answered synchronously (a ready future); only the Redis and
-    /// database path builds and boxes the bigger future.
-    pub fn get_or_load<'a, F, Fut, E>(
-        &'a self,
-        key: &'a CacheKey,
-        ttl: Duration,
-        load: F,
-    ) -> impl Future<Output = Result<Lookup, Arc<E>>> + 'a
-    where
-        F: FnOnce() -> Fut + 'a,
-        Fut: Future<Output = Result<Option<Bytes>, E>> + Send + 'static,
-        E: Send + Sync + 'static,
-    {
-        if let Some(value) = self.inner.near.as_deref().and_then(|n| n.get(key.as_str())) {
-            self.inner.counters.near_hit();
-            return Either::Left(std::future::ready(Ok(Lookup {
-                value: Some(value),
-                status: CacheStatus::Hit,
-            })));
-        }
-        Either::Right(Box::pin(self.get_or_load_remote(key, ttl, load)))
-    }
-
-    async fn get_or_load_remote<F, Fut, E>(
-        &self,
-        key: &CacheKey,
-        ttl: Duration,
-        load: F,
-    ) -> Result<Lookup, Arc<E>>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Option<Bytes>, E>> + Send + 'static,
-        E: Send + Sync + 'static,
-    {
-        let near = self.inner.near.as_deref();
-        let ticket = near.and_then(|n| n.ticket(key.as_str()));
-        let read = match (near, ticket) {
-            (Some(near), Some(ticket)) => self.get_with_ttl(key).await.map(|found| {
-                found.map(|(value, ttl)| {
-                    near.insert(key.as_str(), value.clone(), ttl, ticket);
-                    value
-                })
-            }),
-            _ => self.get(key).await,
-        };
-        let redis_up = match read {
-            Ok(Some(value)) => {
-                self.inner.counters.hit();
-                return Ok(Lookup {
-                    value: Some(value),
-                    status: CacheStatus::Hit,
-                });
-            }
-            Ok(None) => {
-                self.inner.counters.miss();
-                true
-            }
-            Err(_) => false,
-        };
-        let flight = self.inner.flights.join_or_start(key.as_str(), |id| {
-            let this = self.clone();
-            let key = key.clone();
-            let loading = load();
-            async move {
-                let result = this.load_and_fill(&key, ttl, redis_up, loading).await;
-                this.inner.flights.land(key.as_str(), id);
-                result
-            }
-            .boxed()
-        });
-        flight.await
-    }
-
-    async fn load_and_fill<Fut, E>(
-        &self,
-        key: &CacheKey,
-        ttl: Duration,
-        redis_up: bool,
-        loading: Fut,
-    ) -> Result<Lookup, Arc<E>>
-    where
-        Fut: Future<Output = Result<Option<Bytes>, E>>,
-    {
-        // The generation must be read before the database is.
-        let generation = if redis_up {
-            self.read_generation(key).await.ok()
-        } else {
-            None
-        };
-        metrics::counter!("cache_loads_total").increment(1);
-        let value = loading.await.map_err(Arc::new)?;
-        let status = match (&value, generation) {
-            (Some(bytes), Some(_)) if !self.inner.guard_fills => {
-                match self.set(key, bytes.clone(), ttl).await {
-                    Ok(()) => CacheStatus::Miss,
-                    Err(_) => CacheStatus::Bypass,
-                }
-            }
-            (Some(bytes), Some(generation)) => {
-                let (guard, index) = (key.guard(), key.index());
-                let names: Vec<&str> = [key.as_str(), guard.as_str()]
-                    .into_iter()
-                    .chain(index.as_deref())
-                    .collect();
-                let stored = self
-                    .call(scripts::FILL.evalsha_with_reload::<i64, _, _>(
-                        &self.inner.client,
-                        names,
-                        vec![
-                            generation.into_bytes().into(),
-                            bytes.clone(),
-                            Bytes::from(millis(ttl).to_string()),
-                        ],
-                    ))
-                    .await;
-                match stored {
-                    Ok(0) => {
-                        metrics::counter!("cache_fills_refused_total").increment(1);
-                        CacheStatus::Miss
-                    }
-                    Ok(_) => CacheStatus::Miss,
-                    Err(_) => CacheStatus::Bypass,
-                }
-            }
-            (None, Some(_)) => CacheStatus::Miss,
-            (_, None) => CacheStatus::Bypass,
-        };
-        Ok(Lookup { value, status })
-    }
-
-    /// The generation of `key`'s guard ("" = none yet), read before a load reads
-    /// the database; a guard that invalidations find with `SCAN` is created first.
-    async fn read_generation(&self, key: &CacheKey) -> Result<String, CacheError> {
-        if key.guard_must_exist() {
-            return self
-                .call(scripts::ENSURE_GUARD.evalsha_with_reload::<String, _, _>(
-                    &self.inner.client,
-                    vec![key.guard()],
-                    vec![GUARD_TTL_SECS.to_string()],
-                ))
-                .await;
-        }
-        self.call(self.inner.client.get::<Option<String>, _>(key.guard()))
-            .await
-            .map(Option::unwrap_or_default)
-    }
-
-    /// Deletes `keys` and bumps their generations, so no load that started before
-    /// this call can store an old value afterwards. Loads in flight in this process
-    /// are detached: later callers start fresh ones (read-your-writes).
-    pub async fn invalidate(&self, keys: &[CacheKey]) -> Result<u64, CacheError> {
-        for key in keys {
-            self.inner.flights.detach(key.as_str());
-        }
-        if keys.is_empty() {
-            return Ok(0);
-        }
-        let names: Vec<&str> = keys.iter().map(CacheKey::as_str).collect();
-        self.evicting(&names, self.invalidate_in_redis(keys)).await
-    }
-
-    fn evict_near<'a>(&self, keys: impl IntoIterator<Item = &'a str>) {
-        if let Some(near) = &self.inner.near {
-            near.evict(keys);
-        }
-    }
-
-    /// Runs `delete`, a Redis call removing `keys`, with `keys` evicted from L1
-    /// before it and again once Redis confirmed: an answer read just before the
-    /// delete may have entered L1 while it ran (its push is applied then too).
-    async fn evicting<T>(&self, keys: &[&str], delete: impl Future<Output = T>) -> T {
-        self.evict_near(keys.iter().copied());
-        let result = delete.await;
-        self.evict_near(keys.iter().copied());
-        result
-    }
-
-    async fn invalidate_in_redis(&self, keys: &[CacheKey]) -> Result<u64, CacheError> {
-        if self.inner.client.is_clustered() {
-            // A script's keys must share a slot: one call per entry and its guard.
-            return self
-                .invalidate_each(keys.iter().map(|k| (k.as_str().to_owned(), k.guard())))
-                .await;
-        }
-        let ttl = GUARD_TTL_SECS.to_string();
-        let names: Vec<String> = keys
-            .iter()
-            .flat_map(|k| [k.as_str().to_owned(), k.guard()])
-            .collect();
-        self.call(scripts::INVALIDATE.evalsha_with_reload::<u64, _, _>(
-            &self.inner.client,
-            names,
-            vec![ttl],
-        ))
-        .await
-    }
-
-    /// Runs the `INVALIDATE` script once per `(entry, guard)` pair, several at a
-    /// time: on a cluster each pair is one slot, and different pairs may not share
-    /// a script. Returns the number of entries deleted.
-    async fn invalidate_each(
-        &self,
-        pairs: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<u64, CacheError> {
-        let ttl = GUARD_TTL_SECS.to_string();
-        let pairs: Vec<(String, String)> = pairs.into_iter().collect();
-        sum_in_chunks(&pairs, |(entry, guard)| {
-            self.call(scripts::INVALIDATE.evalsha_with_reload::<u64, _, _>(
-                &self.inner.client,
-                vec![entry.as_str(), guard.as_str()],
-                vec![ttl.as_str()],
-            ))
-        })
-        .await
-    }
-
-    /// Invalidates every listing page, so no load that read the database before
-    /// this call can store its old page afterwards. Returns how many pages were
-    /// deleted.
-    ///
-    /// On a single Redis: one script bumps the pages' shared generation and
-    /// deletes the pages registered in their index set.
-    ///
-    /// On a cluster, where no script may name keys of several slots, each page has
-    /// its own guard (see [`crate::keys`]), created by its loader before the
-    /// loader reads the database. One `SCAN` of every primary finds the pages and
-    /// their guards, and each page is invalidated with its guard in one script.
-    /// A loader that read the database before the write this call follows made
-    /// its guard before that read, with a 24 h TTL, so the guard exists for the
-    /// whole scan, which `SCAN` guarantees to return: it is bumped and the
-    /// loader's fill refused. The cost is a scan of the whole keyspace of every
-    /// primary per call (the index set's cost on a single Redis is the number of
-    /// pages); a resharding during the scan may hide keys from it.
-    pub async fn invalidate_course_pages(&self) -> Result<u64, CacheError> {
-        let keys = &self.inner.keys;
-        self.inner
-            .flights
-            .detach_prefix(&keys.courses_pages_pattern().replace('*', ""));
-        if self.inner.client.is_clustered() {
-            return self.invalidate_course_pages_on_cluster().await;
-        }
-        let guard = keys.courses_pages_guard();
-        let deleted: Vec<String> = self
-            .call(scripts::INVALIDATE_FAMILY.evalsha_with_reload(
-                &self.inner.client,
-                vec![guard, keys.courses_pages_index()],
-                vec![GUARD_TTL_SECS.to_string()],
-            ))
-            .await?;
-        // Pages this process read were tracked: their pushes are applied here too.
-        self.evict_near(deleted.iter().map(String::as_str));
-        Ok(deleted.len() as u64)
-    }
-
-    /// The cluster path of [`Cache::invalidate_course_pages`].
-    async fn invalidate_course_pages_on_cluster(&self) -> Result<u64, CacheError> {
-        let keys = &self.inner.keys;
-        let page_prefix = keys.courses_pages_pattern().replace('*', "");
-        // One scan for pages and guards alike. The glob also matches names under
-        // a longer prefix (`<prefix>x:courses:published:…`): only exact page
-        // names and page guards are kept below, so another prefix is never touched.
-        let pattern = format!("{}*courses:published:*", keys.prefix());
-        let mut seen = std::collections::HashSet::new();
-        let mut deleted = 0;
-        let mut pages = self.scan_pages(&pattern);
-        while let Some(page) = pages.next().await {
-            let mut page = page.map_err(|e| {
-                self.inner.counters.error();
-                CacheError::Redis(e)
-            })?;
-            let found = page.take_results().unwrap_or_default();
-            let fresh: Vec<String> = found
-                .iter()
-                .filter_map(|name| {
-                    let name = name.as_str()?;
-                    if name.starts_with(&page_prefix) {
-                        Some(name)
-                    } else {
-                        keys.courses_page_of_guard(name)
-                    }
-                })
-                .filter(|page| seen.insert((*page).to_owned()))
-                .map(str::to_owned)
-                .collect();
-            deleted += self
-                .invalidate_each(fresh.into_iter().map(|page| {
-                    let guard = keys.own_guard(&page);
-                    (page, guard)
-                }))
-                .await?;
-            page.next();
-        }
-        Ok(deleted)
-    }
-
-    /// Deletes one key (no generation bump). Returns whether it existed.
-    pub async fn delete(&self, key: &CacheKey) -> Result<bool, CacheError> {
-        self.inner.flights.detach(key.as_str());
-        let n: u64 = self
-            .evicting(
-                &[key.as_str()],
-                self.call(self.inner.client.unlink(key.as_str())),
-            )
-            .await?;
-        Ok(n > 0)
-    }
-
-    /// Deletes every key matching `pattern` with `SCAN` + `UNLINK` in batches
-    /// (never `KEYS`), on every primary of a cluster. Returns how many were deleted.
-    ///
-    /// `pattern` is a full pattern; build it with [`Keys::scoped_pattern`] or the
-    /// `*_pattern` methods so it cannot leave the prefix.
-    pub async fn delete_pattern(&self, pattern: &str) -> Result<u64, CacheError> {
-        let mut deleted = 0;
-        let mut pages = self.scan_pages(pattern);
-        while let Some(page) = pages.next().await {
-            let mut page = page.map_err(|e| {
-                self.inner.counters.error();
-                CacheError::Redis(e)
-            })?;
-            if let Some(keys) = page.take_results().filter(|k| !k.is_empty()) {
-                let names: Vec<String> =
-                    keys.iter().map(|k| k.as_str_lossy().into_owned()).collect();
-                let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                deleted += self.evicting(&names, self.unlink_all(keys)).await?;
-            }
-            page.next();
-        }
-        Ok(deleted)
-    }
-
-    /// `UNLINK`s `keys`: in one call on a single Redis; on a cluster in one call per
-    /// hash slot (a multi-key command must stay in one slot, and the keys of one
-    /// primary's `SCAN` page spread over its slots).
-    async fn unlink_all(&self, keys: Vec<fred::types::Key>) -> Result<u64, CacheError> {
-        let client = &self.inner.client;
-        if !client.is_clustered() {
-            return self.call(client.unlink::<u64, _>(keys)).await;
-        }
-        let by_slot: Vec<Vec<fred::types::Key>> = fred::util::group_by_hash_slot(keys)
-            .map_err(CacheError::Redis)?
-            .into_values()
-            .map(Vec::from)
-            .collect();
-        sum_in_chunks(&by_slot, |slot_keys| {
-            self.call(client.unlink::<u64, _>(slot_keys.clone()))
-        })
-        .await
-    }
-
-    /// Up to `limit` keys matching `pattern` (a full pattern, see [`Cache::delete_pattern`]).
-    pub async fn scan_keys(&self, pattern: &str, limit: usize) -> Result<Vec<String>, CacheError> {
-        let mut found = Vec::new();
-        let mut pages = self.scan_pages(pattern);
-        while let Some(page) = pages.next().await {
-            let mut page = page.map_err(CacheError::Redis)?;
-            for key in page.take_results().unwrap_or_default() {
-                if found.len() >= limit {
-                    return Ok(found);
-                }
-                found.push(key.as_str_lossy().into_owned());
-            }
-            page.next();
-        }
-        Ok(found)
-    }
-
+    /// `SCAN` pages of keys matching `pattern`: of the one server, or of every
+    /// primary of a cluster.
     fn scan_pages(
         &self,
         pattern: &str,
@@ -651,65 +248,6 @@ impl Cache {
             client
                 .scan(pattern.to_owned(), Some(SCAN_BATCH), None)
                 .boxed()
-        }
-    }
-
-    /// Round-trip time of a `PING`.
-    pub async fn ping(&self) -> Result<Duration, CacheError> {
-        let start = Instant::now();
-        self.call(self.inner.client.ping::<String>(None)).await?;
-        Ok(start.elapsed())
-    }
-
-    /// The server figures of `INFO`; on a cluster, the totals of every primary
-    /// (see [`RedisInfo::total`]).
-    pub async fn info(&self) -> Result<RedisInfo, CacheError> {
-        let nodes = self.info_by_node().await?;
-        Ok(RedisInfo::total(nodes.iter().map(|(_, info)| info)))
-    }
-
-    /// The `INFO` figures of each server: the one Redis (named by `REDIS_URL`'s
-    /// host and port), or every primary of a cluster (as `host:port`).
-    pub async fn info_by_node(&self) -> Result<Vec<(String, RedisInfo)>, CacheError> {
-        let client = &self.inner.client;
-        if !client.is_clustered() {
-            let info: String = self.call(client.info(None)).await?;
-            let server = client
-                .active_connections()
-                .first()
-                .map_or_else(String::new, ToString::to_string);
-            return Ok(vec![(server, RedisInfo::parse(&info))]);
-        }
-        let primaries = client
-            .cached_cluster_state()
-            .map(|state| state.unique_primary_nodes())
-            .unwrap_or_default();
-        if primaries.is_empty() {
-            self.inner.counters.error();
-            return Err(CacheError::NotConnected);
-        }
-        let mut nodes = Vec::with_capacity(primaries.len());
-        for server in primaries {
-            let info: String = self
-                .call(client.with_cluster_node(server.clone()).info(None))
-                .await?;
-            nodes.push((server.to_string(), RedisInfo::parse(&info)));
-        }
-        Ok(nodes)
-    }
-
-    /// Publishes `payload` on `channel`; returns how many subscribers got it.
-    pub async fn publish(&self, channel: &str, payload: Bytes) -> Result<u64, CacheError> {
-        self.call(self.inner.client.publish(channel, payload)).await
-    }
-
-    /// Closes the connection cleanly (`QUIT`), waiting at most `grace`.
-    pub async fn quit(&self, grace: Duration) {
-        if tokio::time::timeout(grace, self.inner.client.quit())
-            .await
-            .is_err()
-        {
-            tracing::warn!("redis QUIT did not finish in {grace:?}");
         }
     }
 }
@@ -736,33 +274,4 @@ where
 
 fn millis(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
-}
-
-impl Cache {
-    /// Whether logout revoked the session `revocation_id` (see
-    /// `skillup_common::auth::Claims::revocation_id`). An error means Redis could not
-    /// answer; the caller decides whether to fail open or closed.
-    pub async fn is_revoked(&self, revocation_id: &str) -> Result<bool, CacheError> {
-        let key = self.inner.keys.session_revoked(revocation_id);
-        let n: u64 = self.call(self.inner.client.exists(key)).await?;
-        Ok(n > 0)
-    }
-
-    /// Marks the session `revocation_id` revoked for `ttl` (the token's remaining
-    /// life), or for good with `None`.
-    pub async fn revoke_session(
-        &self,
-        revocation_id: &str,
-        ttl: Option<Duration>,
-    ) -> Result<(), CacheError> {
-        let key = self.inner.keys.session_revoked(revocation_id);
-        let expire =
-            ttl.map(|t| Expiration::EX(i64::try_from(t.as_secs().max(1)).unwrap_or(i64::MAX)));
-        self.call(
-            self.inner
-                .client
-                .set::<(), _, _>(key, "1", expire, None, false),
-        )
-        .await
-    }
 }

@@ -3,7 +3,8 @@
 //! - [`keys`]: every key and channel name, built only from typed ids.
 //! - [`client`]: turning `REDIS_*` config into one fred client with a reconnect policy.
 //! - [`Cache`] ([`cache`]): get / set / get_or_load (cache-aside with single flight and
-//!   generation-checked fills) / invalidate / delete_pattern / stats.
+//!   generation-checked fills) / invalidate / delete_pattern / stats; the handle in
+//!   `cache.rs`, its operations in `cache/{read,invalidate,admin,sessions}.rs`.
 //! - [`near`]: the in-process near cache (L1), coherent through Redis client tracking.
 //! - [`stats`]: process counters and the Redis `INFO` figures `/health/redis` shows.
 //!

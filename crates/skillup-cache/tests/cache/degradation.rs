@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use skillup_cache::{Bytes, CacheStatus};
 use skillup_common::CourseId;
-use skillup_testkit::{PrivateRedis, dead_redis_url, eventually};
+use skillup_testkit::{PrivateRedis, dead_redis_url, eventually, signal};
 
 use crate::cache_at;
 
@@ -122,12 +122,4 @@ async fn redis_pid(cache: &skillup_cache::Cache) -> u32 {
         .find_map(|l| l.strip_prefix("process_id:"))
         .and_then(|p| p.trim().parse().ok())
         .expect("INFO server has process_id")
-}
-
-fn signal(pid: u32, sig: &str) {
-    let status = std::process::Command::new("kill")
-        .args([&format!("-{sig}"), &pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
 }
