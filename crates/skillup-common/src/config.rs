@@ -5,7 +5,7 @@
 //! the variable; binaries print it as one line and exit.
 //!
 //! One file per section: `env` (sources, errors, shared parsers, [`SecretUrl`]),
-//! `database`, `redis`, `near_cache`, `http`, `jwt`, `log`. A service's own
+//! `database`, `redis`, `near_cache`, `http`, `jwt`, `log`, `replay`. A service's own
 //! config (e.g. `skillup_api::config`) composes the sections it needs.
 
 mod database;
@@ -15,6 +15,7 @@ mod jwt;
 mod log;
 mod near_cache;
 mod redis;
+mod replay;
 
 pub use database::DatabaseConfig;
 pub use env::{ConfigError, EnvSource, ProcessEnv, SecretUrl, integer_at_least};
@@ -23,3 +24,4 @@ pub use jwt::JwtConfig;
 pub use log::{LogConfig, LogFormat, OtlpConfig};
 pub use near_cache::NearCacheConfig;
 pub use redis::{RedisConfig, TlsCaBundle};
+pub use replay::ReplayConfig;

@@ -10,6 +10,9 @@ pub enum DbError {
     /// Anything else: a bug or a schema mismatch (→ 500, logged with its cause).
     #[error("database error: {0}")]
     Other(#[source] sqlx::Error),
+    /// A stored value this version cannot read (→ 500).
+    #[error("unreadable stored value: {0}")]
+    Corrupt(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

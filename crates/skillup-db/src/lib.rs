@@ -8,6 +8,7 @@
 //!   (roles and first-use profiles, course structure, enrollment, lesson progress).
 //! - [`access`]: who may follow a course's live events.
 //! - [`outbox`]: claiming, completing and pruning invalidation records.
+//! - [`events`]: the replayable stream of realtime events and its sequencer.
 //! - [`seed`]: deterministic demo data for `skillupctl db seed`, the run script and tests.
 //!
 //! Errors are one [`DbError`], which tells "database unavailable" (→ 503) from
@@ -18,6 +19,7 @@ pub mod authoring;
 pub mod courses;
 pub mod enrollments;
 mod error;
+pub mod events;
 pub mod migrate;
 pub mod models;
 pub mod outbox;

@@ -49,6 +49,12 @@ pub struct OutboxRecord {
     pub course_id: Option<CourseId>,
     pub old_course_id: Option<CourseId>,
     pub user_id: Option<UserId>,
+    /// For an `UPDATE` that moved a row away from a user (a course given to
+    /// another instructor): that user.
+    pub old_user_id: Option<UserId>,
+    /// The event an API write stored with its change (the exact progress answer
+    /// it gave); `None` for changes made in SQL.
+    pub payload: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -68,6 +74,8 @@ struct Row {
     course_id: Option<Uuid>,
     old_course_id: Option<Uuid>,
     user_id: Option<Uuid>,
+    old_user_id: Option<Uuid>,
+    payload: Option<serde_json::Value>,
     created_at: DateTime<Utc>,
 }
 
@@ -81,6 +89,8 @@ impl From<Row> for OutboxRecord {
             course_id: r.course_id.map(CourseId),
             old_course_id: r.old_course_id.map(CourseId),
             user_id: r.user_id.map(UserId),
+            old_user_id: r.old_user_id.map(UserId),
+            payload: r.payload,
             created_at: r.created_at,
         }
     }
@@ -90,7 +100,7 @@ impl From<Row> for OutboxRecord {
 /// another transaction holds. Call inside a transaction; commit after [`mark_done`].
 pub async fn claim(conn: &mut PgConnection, limit: i64) -> Result<Vec<OutboxRecord>, DbError> {
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, entity, op, entity_id, course_id, old_course_id, user_id, created_at \
+        "SELECT id, entity, op, entity_id, course_id, old_course_id, user_id, old_user_id, payload, created_at \
          FROM invalidation_outbox WHERE processed_at IS NULL \
          ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
     )

@@ -71,23 +71,91 @@ pub async fn lesson_in_course(
 }
 
 /// Marks `lesson` completed (keeping the first completion time) or not completed.
+/// Returns whether a row changed (`false`: it already was in that state).
 pub async fn set_completed(
     conn: &mut PgConnection,
     user: UserId,
     lesson: LessonId,
     completed: bool,
-) -> Result<(), DbError> {
+) -> Result<bool, DbError> {
     let query = if completed {
         "INSERT INTO lesson_progress (user_id, lesson_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
     } else {
         "DELETE FROM lesson_progress WHERE user_id = $1 AND lesson_id = $2"
     };
-    sqlx::query(query)
+    let done = sqlx::query(query)
         .bind(user.0)
         .bind(lesson.0)
         .execute(conn)
         .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Stores the `progress:updated` event of an API write with it, in its
+/// transaction, so the invalidator publishes exactly this answer once the write
+/// commits (and nothing if it rolls back).
+///
+/// When [`set_completed`] changed a row, its trigger has just written the
+/// outbox record in this session, and the event goes onto that record (found
+/// with `currval` of the outbox's identity sequence, which is this session's
+/// own). A repeat of the current state changed nothing and fired no trigger: it
+/// gets a record of its own, so every answered PUT has its event.
+pub async fn record_event(
+    conn: &mut PgConnection,
+    changed: bool,
+    user: UserId,
+    lesson: LessonId,
+    course: CourseId,
+    event: &serde_json::Value,
+) -> Result<(), DbError> {
+    if changed {
+        sqlx::query(
+            "UPDATE invalidation_outbox SET payload = $1 \
+             WHERE id = currval(pg_get_serial_sequence('invalidation_outbox', 'id'))",
+        )
+        .bind(event)
+        .execute(conn)
+        .await?;
+    } else {
+        sqlx::query(
+            "INSERT INTO invalidation_outbox (entity, op, entity_id, course_id, user_id, payload) \
+             VALUES ('lesson_progress', 'UPDATE', $1, $2, $3, $4)",
+        )
+        .bind(lesson.0)
+        .bind(course.0)
+        .bind(user.0)
+        .bind(event)
+        .execute(conn)
+        .await?;
+    }
     Ok(())
+}
+
+/// Completed and total lessons of each `(user, course)` pair, in one query (the
+/// invalidator's events for progress changed in SQL).
+pub async fn counts(
+    conn: &mut PgConnection,
+    pairs: &[(UserId, CourseId)],
+) -> Result<Vec<(UserId, CourseId, i64, i64)>, DbError> {
+    let users: Vec<Uuid> = pairs.iter().map(|(u, _)| u.0).collect();
+    let courses: Vec<Uuid> = pairs.iter().map(|(_, c)| c.0).collect();
+    let rows: Vec<(Uuid, Uuid, i64, i64)> = sqlx::query_as(
+        "SELECT p.user_id, p.course_id, \
+                (SELECT count(*) FROM lesson_progress lp \
+                   JOIN lessons l ON l.id = lp.lesson_id JOIN modules m ON m.id = l.module_id \
+                  WHERE lp.user_id = p.user_id AND m.course_id = p.course_id), \
+                (SELECT count(*) FROM lessons l JOIN modules m ON m.id = l.module_id \
+                  WHERE m.course_id = p.course_id) \
+         FROM unnest($1::uuid[], $2::uuid[]) AS p(user_id, course_id)",
+    )
+    .bind(&users)
+    .bind(&courses)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(u, c, done, total)| (UserId(u), CourseId(c), done, total))
+        .collect())
 }
 
 /// The user's progress in one course.
