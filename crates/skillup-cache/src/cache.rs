@@ -99,8 +99,7 @@ impl Cache {
     }
 
     /// Connects with an in-process near cache (L1) in front of Redis, when `near`
-    /// enables one and Redis is not a cluster (there L1 stays off: see docs/cache.md,
-    /// "On a Redis Cluster").
+    /// enables one and Redis is not a cluster (there L1 stays off: see the README).
     /// The client speaks RESP3, which client tracking needs.
     pub async fn connect_with_near_cache(
         cfg: &RedisConfig,

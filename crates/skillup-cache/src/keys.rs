@@ -218,6 +218,12 @@ impl Keys {
         format!("{}events:course", self.prefix)
     }
 
+    /// The pub/sub channel of messages between the services about the stream
+    /// (rights, revoked sessions, heartbeats; `skillup_events::Control`).
+    pub fn control_channel(&self) -> String {
+        format!("{}events:control", self.prefix)
+    }
+
     /// A `SCAN` pattern confined to the prefix: `pattern` is appended to the
     /// prefix, which holds no pattern characters, so the match can never reach a
     /// key outside it. An empty pattern means every key under the prefix.
@@ -256,6 +262,7 @@ mod tests {
         assert_eq!(k.courses_pages_pattern(), "skillup:courses:published:*");
         assert_eq!(k.progress_channel(), "skillup:events:progress");
         assert_eq!(k.course_channel(), "skillup:events:course");
+        assert_eq!(k.control_channel(), "skillup:events:control");
         assert_eq!(k.scoped_pattern(""), "skillup:*");
         assert_eq!(k.scoped_pattern("course:*"), "skillup:course:*");
     }

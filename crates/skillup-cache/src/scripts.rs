@@ -91,3 +91,22 @@ return '0'
 ",
     )
 });
+
+/// Revokes a session and tells every realtime node, atomically: a node that
+/// checks the key before this script finds it unset and gets the message after.
+///
+/// KEYS[1] `session:revoked:{sid}`; ARGV[1] TTL in seconds ("" = for good),
+/// ARGV[2] the control channel, ARGV[3] the message.
+pub static REVOKE: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(
+        r"
+if ARGV[1] == '' then
+  redis.call('SET', KEYS[1], '1')
+else
+  redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+",
+    )
+});

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use skillup_common::ConfigError;
 use skillup_common::config::{
-    DatabaseConfig, EnvSource, HttpConfig, LogConfig, RedisConfig, integer_at_least,
+    DatabaseConfig, EnvSource, HttpConfig, LogConfig, RedisConfig, ReplayConfig, integer_at_least,
 };
 
 /// Everything `skillup-invalidator` reads from the environment.
@@ -29,6 +29,9 @@ pub struct WorkerSettings {
     /// `INVALIDATOR_MAX_BACKOFF_MS` (default 5000): the longest wait between
     /// retries while Redis or Postgres is down.
     pub max_backoff: Duration,
+    /// `REALTIME_REPLAY_SECS` / `REALTIME_REPLAY_MAX_EVENTS`: how long the events
+    /// this worker numbers are kept in `realtime_events` for replay.
+    pub replay: ReplayConfig,
 }
 
 impl Default for WorkerSettings {
@@ -38,6 +41,10 @@ impl Default for WorkerSettings {
             poll_interval: Duration::from_secs(1),
             retention: Duration::from_secs(3600),
             max_backoff: Duration::from_secs(5),
+            replay: ReplayConfig {
+                max_age: Duration::from_secs(300),
+                max_events: 100_000,
+            },
         }
     }
 }
@@ -71,6 +78,7 @@ impl WorkerSettings {
                 5000,
                 10,
             )?),
+            replay: ReplayConfig::from_env(env)?,
         })
     }
 }

@@ -1,15 +1,17 @@
 //! What a batch of outbox records means for the cache: which keys to invalidate,
-//! whether the listing pages change, which whole families to flush, and which
-//! courses to announce as updated. Pure: no I/O, so it is tested exhaustively.
+//! whether the listing pages change, and which whole families to flush. Pure: no
+//! I/O, so it is tested exhaustively.
 //!
-//! | record | invalidates | announces |
-//! |---|---|---|
-//! | course | `course:{id}`, listing pages, `user:{id}` of its enrolled users | `course:updated` |
-//! | module, lesson | `course:{id}` of the old and new course; for lessons added, removed or moved and modules removed or moved, `user:{id}` of the enrolled users (their snapshot counts lessons) | `course:updated` |
-//! | enrollment | `course:{id}` (enrollment_count), `user:{id}` | — |
-//! | lesson_progress | `user:{id}` (the course detail holds no progress) | — |
-//! | profile | `user:{id}`, and `course:{id}` + listing pages of every course it teaches | — |
-//! | `TRUNCATE`, unknown entity | every key of the families the table feeds | — |
+//! | record | invalidates |
+//! |---|---|
+//! | course | `course:{id}`, listing pages, `user:{id}` of its enrolled users |
+//! | module, lesson | `course:{id}` of the old and new course; for lessons added, removed or moved and modules removed or moved, `user:{id}` of the enrolled users (their snapshot counts lessons) |
+//! | enrollment | `course:{id}` (enrollment_count), `user:{id}` |
+//! | lesson_progress | `user:{id}` (the course detail holds no progress) |
+//! | profile | `user:{id}`, and `course:{id}` + listing pages of every course it teaches |
+//! | `TRUNCATE`, unknown entity | every key of the families the table feeds |
+//!
+//! The realtime events the same records make are planned in [`crate::events`].
 
 use std::collections::BTreeSet;
 
@@ -39,8 +41,6 @@ pub struct Plan {
     /// counts) must be looked up and added to `users`.
     pub enrolled_in: BTreeSet<CourseId>,
     pub flush: BTreeSet<Family>,
-    /// Courses whose content changed: `course:updated` is published for each.
-    pub announce: BTreeSet<CourseId>,
     /// The records this plan covers.
     pub record_ids: Vec<i64>,
 }
@@ -54,9 +54,6 @@ pub struct CacheWork {
     pub listing: bool,
     /// `SCAN` + `UNLINK` patterns of the families flushed.
     pub patterns: Vec<String>,
-    /// Where `course:updated` is published, and for which courses.
-    pub channel: String,
-    pub announce: Vec<CourseId>,
 }
 
 impl Plan {
@@ -78,13 +75,11 @@ impl Plan {
         match entity {
             Entity::Course => {
                 self.courses.extend(courses.clone());
-                self.announce.extend(courses.clone());
                 self.enrolled_in.extend(courses);
                 self.listing = true;
             }
             Entity::Module | Entity::Lesson => {
                 self.courses.extend(courses.clone());
-                self.announce.extend(courses.clone());
                 // Lesson counts change when lessons come or go, or move between courses.
                 let counts_change = r.op != "UPDATE" || r.old_course_id.is_some();
                 let removes_lessons =
@@ -139,8 +134,6 @@ impl Plan {
                     Family::Users => keys.scoped_pattern("user:*"),
                 })
                 .collect(),
-            channel: keys.course_channel(),
-            announce: self.announce.iter().copied().collect(),
         }
     }
 
@@ -180,17 +173,18 @@ mod tests {
             course_id: course,
             old_course_id: old,
             user_id: user,
+            old_user_id: None,
+            payload: None,
             created_at: Utc::now(),
         }
     }
 
     #[test]
-    fn a_course_change_drops_its_detail_and_the_listing_and_is_announced() {
+    fn a_course_change_drops_its_detail_and_the_listing() {
         let c = CourseId::new_random();
         let plan = Plan::from_records(&[record(Some(Entity::Course), Some(c), None, None)]);
         assert_eq!(plan.courses, [c].into());
         assert!(plan.listing);
-        assert_eq!(plan.announce, [c].into());
         assert!(plan.users.is_empty() && plan.flush.is_empty());
     }
 
@@ -199,7 +193,6 @@ mod tests {
         let (a, b) = (CourseId::new_random(), CourseId::new_random());
         let plan = Plan::from_records(&[record(Some(Entity::Module), Some(b), Some(a), None)]);
         assert_eq!(plan.courses, [a, b].into());
-        assert_eq!(plan.announce, [a, b].into());
         assert!(!plan.listing, "outlines are not in the listing");
     }
 
@@ -242,7 +235,6 @@ mod tests {
             (plan.courses.clone(), plan.users.clone()),
             ([c].into(), [u].into())
         );
-        assert!(plan.announce.is_empty());
         let plan =
             Plan::from_records(&[record(Some(Entity::LessonProgress), Some(c), None, Some(u))]);
         assert!(plan.courses.is_empty());
@@ -347,6 +339,8 @@ mod tests {
                         course_id,
                         old_course_id,
                         user_id,
+                        old_user_id: None,
+                        payload: None,
                         created_at: Utc::now(),
                     },
                 )
@@ -393,8 +387,6 @@ mod tests {
                     let rest = pattern.strip_prefix(prefix.as_str()).expect("inside the prefix");
                     prop_assert!(rest == "course:*" || rest == "user:*", "{}", pattern);
                 }
-                prop_assert_eq!(work.channel, format!("{prefix}events:course"));
-                prop_assert!(work.announce.iter().all(|c| plan.courses.contains(c)));
                 prop_assert_eq!(plan.record_ids.len(), records.len());
             }
         }

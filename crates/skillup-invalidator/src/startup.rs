@@ -87,6 +87,10 @@ impl Application {
             wake_tx,
             self.max_backoff,
         ));
+        let beating = tokio::spawn(crate::heartbeat::run(
+            self.invalidator.pool().clone(),
+            self.invalidator.cache().clone(),
+        ));
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
         self.invalidator
@@ -94,6 +98,7 @@ impl Application {
             .run(wake_rx, shutdown, self.grace)
             .await;
         listening.abort();
+        beating.abort();
         handle.stop(true).await;
         let _ = server.await;
         self.invalidator.cache().quit(self.grace).await;

@@ -18,8 +18,14 @@ use skillup_db::outbox::{self, OutboxRecord};
 use skillup_db::{DbError, PgPool};
 use tokio::sync::{mpsc, watch};
 
+use skillup_events::Offset;
+
 use crate::config::WorkerSettings;
+use crate::events::{self, EventPlan, Message, Outgoing};
 use crate::plan::Plan;
+
+/// How often events past the replay window are deleted from `realtime_events`.
+const EVENT_PRUNE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Why a batch did not complete; its records stay pending and are retried.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +83,14 @@ impl Invalidator {
 
     /// Claims and applies one batch. An empty batch means nothing was pending (or
     /// everything pending is held by another replica).
+    ///
+    /// In one transaction: claim the records, delete the keys they make stale,
+    /// build their realtime events and number them (the sequence row stays
+    /// locked until commit, so numbers follow commit order), store the events,
+    /// mark the records done, commit. Only then are the events published: a
+    /// published event is always one that committed. A publish that fails is
+    /// not retried here; nodes find the gap from the next event or the
+    /// heartbeat and read it from `realtime_events`.
     pub async fn process_batch(&self) -> Result<Batch, WorkerError> {
         let started = Instant::now();
         let mut tx = self.pool.begin().await?;
@@ -99,15 +113,73 @@ impl Invalidator {
             // Dropping `tx` rolls back: the records stay pending for the next try.
             return Err(e.into());
         }
+        let event_plan = EventPlan::from_records(&records);
+        let mut outgoing = events::resolve(&mut tx, &event_plan, Utc::now()).await?;
+        let bodies = self.sequence(&mut tx, &mut outgoing).await?;
         outbox::mark_done(&mut tx, &plan.record_ids).await?;
         tx.commit().await?;
+        self.publish(&outgoing, bodies).await;
         self.record_metrics(&records, started);
         Ok(Batch {
             record_ids: plan.record_ids,
         })
     }
 
-    /// Deletes what `plan` names (bumping fill guards) and publishes `course:updated`.
+    /// Numbers `outgoing` and stores it in `realtime_events`; returns each
+    /// event's stored body. Runs last before `mark_done`, so the sequence lock is
+    /// held only for these two statements and the commit.
+    async fn sequence(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        outgoing: &mut [Outgoing],
+    ) -> Result<Vec<String>, WorkerError> {
+        if outgoing.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (epoch, first) = skillup_db::events::reserve(tx, outgoing.len() as u64).await?;
+        let mut rows = Vec::with_capacity(outgoing.len());
+        for (i, event) in outgoing.iter_mut().enumerate() {
+            event.set_offset(Offset::new(epoch, first + i as u64));
+            rows.push((event.kind, event.user, event.course, event.body()));
+        }
+        skillup_db::events::insert(tx, first, &rows).await?;
+        Ok(rows.into_iter().map(|(.., body)| body).collect())
+    }
+
+    /// Publishes committed events in their order, pipelined. An event whose API
+    /// write was traced continues that trace (`redis.publish`) and carries the
+    /// publish's context for the realtime node.
+    async fn publish(&self, outgoing: &[Outgoing], bodies: Vec<String>) {
+        if outgoing.is_empty() {
+            return;
+        }
+        let keys = self.cache.keys();
+        let mut messages = Vec::with_capacity(outgoing.len());
+        for (event, body) in outgoing.iter().zip(bodies) {
+            let channel = event.channel(keys);
+            let payload = match (event.traceparent(), &event.message) {
+                (Some(parent), Message::Progress(progress)) => {
+                    let span = tracing::info_span!("redis.publish", otel.kind = "producer",
+                        messaging.system = "redis", messaging.destination.name = %channel);
+                    skillup_common::telemetry::set_remote_parent(&span, parent);
+                    let _entered = span.enter();
+                    let mut traced = (**progress).clone();
+                    traced.traceparent = skillup_common::telemetry::current_traceparent();
+                    serde_json::to_string(&traced).expect("events serialize")
+                }
+                _ => body,
+            };
+            messages.push((channel, Bytes::from(payload)));
+        }
+        let n = messages.len() as u64;
+        match self.cache.publish_many(messages).await {
+            Ok(()) => metrics::counter!("realtime_events_published_total").increment(n),
+            Err(e) => tracing::warn!(error = %e, events = n,
+                "events committed but not published; nodes will read them from Postgres"),
+        }
+    }
+
+    /// Deletes what `plan` names (bumping fill guards).
     async fn apply(&self, plan: &Plan) -> Result<(), CacheError> {
         let work = plan.cache_work(self.cache.keys());
         for chunk in work.entries.chunks(256) {
@@ -118,13 +190,6 @@ impl Invalidator {
         }
         for pattern in &work.patterns {
             self.cache.delete_pattern(pattern).await?;
-        }
-        let at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        for course in &work.announce {
-            let event = serde_json::json!({ "course_id": course, "at": at });
-            self.cache
-                .publish(&work.channel, Bytes::from(event.to_string()))
-                .await?;
         }
         Ok(())
     }
@@ -209,6 +274,7 @@ impl Invalidator {
     ) {
         let mut backoff = Backoff::new(Duration::from_millis(100), self.settings.max_backoff);
         let mut last_prune = Instant::now();
+        let mut last_event_prune = Instant::now();
         loop {
             // Never cancelled here: a stop lets the batch in hand finish, and
             // run() bounds that by the grace.
@@ -234,6 +300,15 @@ impl Invalidator {
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "pruning the outbox failed"),
+                }
+            }
+            if last_event_prune.elapsed() >= EVENT_PRUNE_INTERVAL {
+                last_event_prune = Instant::now();
+                let replay = self.settings.replay;
+                match skillup_db::events::prune(&self.pool, replay.max_events, replay.max_age).await {
+                    Ok(n) if n > 0 => tracing::debug!(pruned = n, "pruned realtime events past the replay window"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "pruning realtime events failed"),
                 }
             }
             tokio::select! {

@@ -1,22 +1,23 @@
 //! Lesson progress: `PUT /api/courses/{id}/lessons/{lesson_id}/progress` and
 //! `GET /api/courses/{id}/progress`, for enrolled users.
 //!
-//! Every successful PUT (a change or a repeat of the current state) publishes one
-//! `progress:updated` event on `events:progress` after its transaction commits,
-//! so the realtime service never announces a change that rolled back.
+//! Every successful PUT (a change or a repeat of the current state) stores its
+//! `progress:updated` event (the answer plus `user_id` and `at`) in its own
+//! transaction, on the outbox record of the change. The invalidator numbers and
+//! publishes it once the transaction committed, so the realtime service never
+//! announces a change that rolled back, and a Redis outage delays the event
+//! instead of losing it.
 
 use actix_web::{HttpResponse, get, put, web};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
+use serde::Deserialize;
 use skillup_common::{CourseId, UserId};
 use skillup_db::progress::{self, CourseProgress};
+use skillup_events::{ProgressEvent, ProgressUpdate};
 use sqlx::PgConnection;
-use tracing::Instrument;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::auth::{AuthUser, Session};
-use crate::cached::to_json;
 use crate::error::{ApiError, ErrorBody};
 use crate::invalidate::after_write;
 use crate::json::JsonBody;
@@ -32,33 +33,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct ProgressInput {
     pub completed: bool,
-}
-
-/// The PUT answer; the event adds `user_id` and `at`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ProgressUpdate {
-    pub course_id: Uuid,
-    pub lesson_id: Uuid,
-    pub completed: bool,
-    pub completed_lessons: i64,
-    pub total_lessons: i64,
-    /// 0–100, one decimal.
-    pub percent: f64,
-}
-
-/// The `progress:updated` event published on `events:progress`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProgressEvent {
-    #[serde(flatten)]
-    pub update: ProgressUpdate,
-    pub user_id: Uuid,
-    /// When the change committed (RFC 3339).
-    pub at: DateTime<Utc>,
-    /// The W3C trace context of the publish, when traces are exported: the
-    /// realtime service continues the trace with its delivery and strips this
-    /// field before emitting to sockets.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub traceparent: Option<String>,
 }
 
 /// 404 for a missing course (or an unpublished one the caller is not enrolled
@@ -84,7 +58,7 @@ async fn require_enrolled(
            ("lesson_id" = uuid::Uuid, Path, description = "Lesson id (of this course)")),
     request_body = ProgressInput,
     responses(
-        (status = 200, description = "The progress now; a `progress:updated` event was published", body = ProgressUpdate),
+        (status = 200, description = "The progress now; its `progress:updated` event is published once the change committed", body = ProgressUpdate),
         (status = 400, description = "Malformed id or body", body = ErrorBody),
         (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
         (status = 403, description = "Not enrolled in the course", body = ErrorBody),
@@ -108,10 +82,8 @@ pub async fn put_progress(
             "lesson {lesson} is not part of course {course}"
         )));
     }
-    progress::set_completed(&mut tx, user.id, lesson, completed).await?;
+    let changed = progress::set_completed(&mut tx, user.id, lesson, completed).await?;
     let counts = progress::course_progress(&mut tx, user.id, course).await?;
-    tx.commit().await?;
-
     let update = ProgressUpdate {
         course_id: course.0,
         lesson_id: lesson.0,
@@ -120,22 +92,19 @@ pub async fn put_progress(
         total_lessons: counts.total_lessons,
         percent: counts.percent,
     };
-    after_write(&state.cache, &[state.cache.keys().user(user.id)], false).await;
-    let channel = state.cache.keys().progress_channel();
-    let span = tracing::info_span!("redis.publish", otel.kind = "producer",
-        messaging.system = "redis", messaging.destination.name = %channel);
-    let published = async {
-        let event = ProgressEvent {
-            update: update.clone(),
-            user_id: user.id.0,
-            at: Utc::now(),
-            traceparent: skillup_common::telemetry::current_traceparent(),
-        };
-        state.cache.publish(&channel, to_json(&event)).await
+    let event = ProgressEvent {
+        update: update.clone(),
+        user_id: user.id.0,
+        at: Utc::now(),
+        offset: None,
+        // The invalidator's publish continues this request's trace.
+        traceparent: skillup_common::telemetry::current_traceparent(),
     };
-    if let Err(e) = published.instrument(span).await {
-        tracing::warn!(error = %e, "progress:updated not published (redis unavailable)");
-    }
+    let event = serde_json::to_value(&event).expect("progress events serialize");
+    progress::record_event(&mut tx, changed, user.id, lesson, course, &event).await?;
+    tx.commit().await?;
+
+    after_write(&state.cache, &[state.cache.keys().user(user.id)], false).await;
     Ok(HttpResponse::Ok().json(update))
 }
 

@@ -78,6 +78,23 @@ impl Cache {
         self.call(self.inner.client.publish(channel, payload)).await
     }
 
+    /// Publishes `messages` in order, pipelined (one round trip for a batch of
+    /// events; a subscriber receives them in this order).
+    pub async fn publish_many(&self, messages: Vec<(String, Bytes)>) -> Result<(), CacheError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        self.call(async {
+            let pipeline = self.inner.client.pipeline();
+            for (channel, payload) in messages {
+                let () = pipeline.publish(channel, payload).await?;
+            }
+            let _: Vec<i64> = pipeline.all().await?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Closes the connection cleanly (`QUIT`), waiting at most `grace`.
     pub async fn quit(&self, grace: Duration) {
         if tokio::time::timeout(grace, self.inner.client.quit())
