@@ -3,7 +3,8 @@ use std::time::Duration;
 
 use skillup_common::ConfigError;
 use skillup_common::config::{
-    DatabaseConfig, EnvSource, HttpConfig, JwtConfig, LogConfig, RedisConfig, integer_at_least,
+    DatabaseConfig, EnvSource, HttpConfig, JwtConfig, LogConfig, RedisConfig, ReplayConfig,
+    integer_at_least,
 };
 
 /// Everything `skillup-realtime` reads from the environment.
@@ -15,6 +16,8 @@ pub struct RealtimeConfig {
     pub jwt: JwtConfig,
     pub log: LogConfig,
     pub sockets: SocketSettings,
+    /// `REALTIME_REPLAY_SECS`, `REALTIME_REPLAY_MAX_EVENTS`: the replay window.
+    pub replay: ReplayConfig,
     /// `REALTIME_WEB_DIR` (default `crates/skillup-realtime/web`): the demo page and
     /// its `node_modules/socket.io-client` (installed by the scripts).
     pub web_dir: PathBuf,
@@ -59,6 +62,7 @@ impl RealtimeConfig {
                     1,
                 )?),
             },
+            replay: ReplayConfig::from_env(env)?,
             web_dir: env.var("REALTIME_WEB_DIR").map_or_else(
                 || PathBuf::from("crates/skillup-realtime/web"),
                 PathBuf::from,

@@ -22,18 +22,23 @@ pub struct HttpState {
 }
 
 /// `ok` when the Redis subscription is up, `degraded` (still 200: sockets stay
-/// connected and are told to resync when it returns) when it is not.
+/// connected and get what they missed when it returns) when it is not.
 pub async fn health(State(state): State<HttpState>) -> Response {
     let subscribed = state.relay.is_connected();
     let redis = tokio::time::timeout(Duration::from_secs(1), state.app.cache.ping()).await;
     let redis_up = matches!(redis, Ok(Ok(_))) && subscribed;
-    let sockets = state.io.sockets().len();
-    let rooms = state.io.rooms().await.map(|r| r.len()).unwrap_or(0);
+    let hub = state.app.hub.stats();
+    let sockets = hub.sockets.load(std::sync::atomic::Ordering::Relaxed);
+    let rooms = hub.rooms.load(std::sync::atomic::Ordering::Relaxed);
     let body = json!({
         "status": if redis_up { "ok" } else { "degraded" },
         "checks": { "redis": { "status": if redis_up { "up" } else { "down" }, "subscribed": subscribed } },
         "connections": sockets,
         "rooms": rooms,
+        "replay": {
+            "last": hub.last.load(std::sync::atomic::Ordering::Relaxed),
+            "window": hub.window.load(std::sync::atomic::Ordering::Relaxed),
+        },
     });
     (StatusCode::OK, Json(body)).into_response()
 }

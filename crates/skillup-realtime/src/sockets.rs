@@ -1,26 +1,44 @@
-//! The default namespace: handshake auth, the user's room, and course subscriptions.
+//! The default namespace: the handshake, course subscriptions, and handing each
+//! socket to the hub, which owns its rights and deliveries from then on.
 //!
-//! - Handshake: `auth: {token}`; the same JWT rules as the API (HS256, `exp`,
-//!   revocation). Refused connections get `connect_error` with message
+//! - Handshake: `auth: {token, offset?}`; the same JWT rules as the API (HS256,
+//!   `exp`, revocation). Refused connections get `connect_error` with message
 //!   `unauthorized`. Like the API's reads, the revocation check fails open while
-//!   Redis is down (a socket only receives; it cannot change anything).
-//! - On connect the socket joins `user:{sub}`.
-//! - `course:subscribe {course_id}` → ack `{ok:true}` and room `course:{id}` for an
-//!   enrolled user, the course's instructor or an admin; else `{ok:false,error}`
-//!   with `forbidden`, `bad_request` (no valid id) or `unavailable` (cannot check).
-//! - `course:unsubscribe {course_id}` → leaves the room, ack `{ok:true}`.
+//!   Redis is down (a socket only receives; it cannot change anything); the hub
+//!   checks such sessions again once Redis answers.
+//! - On connect the socket follows its own user (its progress events), and the
+//!   hub replays what it missed after `auth.offset`.
+//! - `course:subscribe {course_id, offset?}` → ack `{ok:true, recovered}` for an
+//!   enrolled user (student level: course updates), the course's instructor or
+//!   an admin (staff: also every learner's progress); else `{ok:false,error}`
+//!   with `forbidden`, `bad_request` (no valid id) or `unavailable` (cannot
+//!   check). `course:unsubscribe {course_id}` → ack `{ok:true}`.
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use skillup_common::{CourseId, UserId};
+use skillup_events::names;
 use socketioxide::extract::{AckSender, Data, SocketRef, State, TryData};
+use tokio::sync::oneshot;
 
+use crate::hub::{Admission, Command, SessionKey, Subscribed, Subscription};
 use crate::state::AppState;
+
+/// How often a subscription is checked again when the hub says its rights
+/// changed meanwhile (or it is still loading) before the ack says `unavailable`.
+const SUBSCRIBE_ATTEMPTS: u32 = 50;
+const SUBSCRIBE_RETRY: Duration = Duration::from_millis(100);
 
 /// The handshake's `auth` object.
 #[derive(Debug, Deserialize)]
 pub struct HandshakeAuth {
     token: String,
+    /// The offset of the last event the client received, to replay what came after.
+    #[serde(default)]
+    offset: Option<String>,
 }
 
 /// Why a handshake was refused; the client sees only `unauthorized`.
@@ -33,12 +51,15 @@ impl std::fmt::Display for Unauthorized {
     }
 }
 
-pub fn user_room(user: UserId) -> String {
-    format!("user:{user}")
-}
-
-pub fn course_room(course: CourseId) -> String {
-    format!("course:{course}")
+/// What the handshake learnt, kept on the socket until its connect handler
+/// hands it to the hub.
+#[derive(Clone)]
+struct Handshake {
+    user: UserId,
+    session: SessionKey,
+    expires_at: DateTime<Utc>,
+    offset: Option<String>,
+    unverified: bool,
 }
 
 /// Connect middleware: verifies `auth.token`, then admits the socket (see [`admit`]).
@@ -47,112 +68,151 @@ pub async fn authenticate(
     TryData(auth): TryData<HandshakeAuth>,
     State(state): State<AppState>,
 ) -> Result<(), Unauthorized> {
-    let token = auth.map_err(|_| Unauthorized)?.token;
+    let HandshakeAuth { token, offset } = auth.map_err(|_| Unauthorized)?;
     let claims = state.jwt.verify(&token).map_err(|e| {
         tracing::debug!(error = %e, "socket handshake refused");
         Unauthorized
     })?;
-    match state.cache.is_revoked(&claims.revocation_id(&token)).await {
+    let revocation_id = claims.revocation_id(&token);
+    let session = SessionKey::parse(&revocation_id).ok_or(Unauthorized)?;
+    let unverified = match state.cache.is_revoked(&revocation_id).await {
         Ok(true) => return Err(Unauthorized),
-        Ok(false) => {}
+        Ok(false) => false,
         Err(e) => {
-            tracing::warn!(error = %e, "revocation unknown (redis unavailable); accepting the socket")
+            tracing::warn!(error = %e, "revocation unknown (redis unavailable); accepting the socket");
+            true
         }
-    }
-    admit(&socket, claims.user_id());
+    };
+    let expires_at = DateTime::from_timestamp(claims.exp, 0).ok_or(Unauthorized)?;
+    let handshake = Handshake {
+        user: claims.user_id(),
+        session,
+        expires_at,
+        offset,
+        unverified,
+    };
+    admit(&socket, handshake);
     Ok(())
 }
 
-/// Stores the user id on the socket, joins `user:{sub}` and registers the event
-/// handlers — in the middleware, before the client learns it is connected.
+/// Registers the event handlers and keeps the handshake for the connect
+/// handler — in the middleware, before the client learns it is connected.
 ///
 /// socketioxide sends the client its CONNECT packet when the middleware returns and
 /// only then *spawns* the async connect handler; an event read before a spawned
 /// handler registered anything has no handler and is dropped without an ack.
-/// Clients emit `course:subscribe` as soon as they connect, so admitting in the
+/// Clients emit `course:subscribe` as soon as they connect, so registering in the
 /// connect handler lost a subscription now and then on a busy node (found by
 /// `scripts/chaos.sh`: one of fifteen sockets reconnecting to a restarted node).
-fn admit(socket: &SocketRef, user: UserId) {
-    socket.extensions.insert(user);
-    socket.join(user_room(user));
-    socket.on("course:subscribe", subscribe);
-    socket.on("course:unsubscribe", unsubscribe);
+fn admit(socket: &SocketRef, handshake: Handshake) {
+    let user = handshake.user;
+    socket.extensions.insert(handshake);
+    socket.on(
+        names::COURSE_SUBSCRIBE,
+        async move |socket: SocketRef, Data(data): Data<Value>, ack: AckSender, State(state): State<AppState>| {
+            subscribe(socket, user, data, ack, state).await;
+        },
+    );
+    socket.on(names::COURSE_UNSUBSCRIBE, unsubscribe);
+    socket.on_disconnect(async |socket: SocketRef, State(state): State<AppState>| {
+        state.hub.try_send(Command::Disconnect { sid: socket.id });
+    });
 }
 
-/// Connect handler: counts the socket; [`authenticate`] has admitted it already.
-pub async fn on_connect(socket: SocketRef) {
-    metrics::gauge!("realtime_connections").increment(1.0);
+/// Connect handler: hands the socket to the hub, which replays what it missed.
+pub async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
     metrics::counter!("realtime_connections_total").increment(1);
-    socket.on_disconnect(async || {
-        metrics::gauge!("realtime_connections").decrement(1.0);
-    });
+    let Some(handshake) = socket.extensions.remove::<Handshake>() else {
+        return;
+    };
+    state
+        .hub
+        .send(Command::Connect(Box::new(Admission {
+            socket,
+            user: handshake.user,
+            session: handshake.session,
+            expires_at: handshake.expires_at,
+            offset: handshake.offset,
+            unverified: handshake.unverified,
+        })))
+        .await;
 }
 
 fn course_id(data: &Value) -> Option<CourseId> {
     data.get("course_id")?.as_str()?.parse().ok()
 }
 
-async fn subscribe(
+fn offset(data: &Value) -> Option<String> {
+    data.get("offset")?.as_str().map(str::to_owned)
+}
+
+async fn subscribe(socket: SocketRef, user: UserId, data: Value, ack: AckSender, state: AppState) {
+    let Some(course) = course_id(&data) else {
+        ack.send(&json!({"ok": false, "error": "bad_request"})).ok();
+        return;
+    };
+    let answer = follow(&socket, &state, user, course, offset(&data)).await;
+    ack.send(&answer).ok();
+}
+
+/// Checks the rights and hands the subscription to the hub, again when the hub
+/// says the rights may have changed during the check.
+async fn follow(
+    socket: &SocketRef,
+    state: &AppState,
+    user: UserId,
+    course: CourseId,
+    offset: Option<String>,
+) -> Value {
+    for _ in 0..SUBSCRIBE_ATTEMPTS {
+        let checked_after = state.hub.last();
+        let level = match crate::rights::level(state, user, course).await {
+            Ok(Some(level)) => level,
+            Ok(None) => return json!({"ok": false, "error": "forbidden"}),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check a course subscription");
+                return json!({"ok": false, "error": "unavailable"});
+            }
+        };
+        let (reply, answer) = oneshot::channel();
+        state
+            .hub
+            .send(Command::Subscribe(Box::new(Subscription {
+                sid: socket.id,
+                user,
+                course,
+                level,
+                checked_after,
+                offset: offset.clone(),
+                reply,
+            })))
+            .await;
+        match answer.await {
+            Ok(Subscribed::Ok { recovered }) => return json!({"ok": true, "recovered": recovered}),
+            Ok(Subscribed::Retry) if socket.connected() => tokio::time::sleep(SUBSCRIBE_RETRY).await,
+            Ok(Subscribed::Retry) | Err(_) => break,
+        }
+    }
+    json!({"ok": false, "error": "unavailable"})
+}
+
+async fn unsubscribe(
     socket: SocketRef,
     Data(data): Data<Value>,
     ack: AckSender,
     State(state): State<AppState>,
 ) {
-    let (Some(user), Some(course)) = (socket.extensions.get::<UserId>(), course_id(&data)) else {
-        ack.send(&json!({"ok": false, "error": "bad_request"})).ok();
-        return;
-    };
-    let answer = match may_follow(&state, user, course).await {
-        Ok(true) => {
-            socket.join(course_room(course));
-            json!({"ok": true})
-        }
-        Ok(false) => json!({"ok": false, "error": "forbidden"}),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot check a course subscription");
-            json!({"ok": false, "error": "unavailable"})
-        }
-    };
-    ack.send(&answer).ok();
-}
-
-async fn unsubscribe(socket: SocketRef, Data(data): Data<Value>, ack: AckSender) {
     match course_id(&data) {
         Some(course) => {
-            socket.leave(course_room(course));
+            state.hub.send(Command::Unsubscribe {
+                sid: socket.id,
+                course,
+            })
+            .await;
             ack.send(&json!({"ok": true})).ok();
         }
         None => {
             ack.send(&json!({"ok": false, "error": "bad_request"})).ok();
         }
     }
-}
-
-/// Enrolled, instructor or admin: answered from the cached `user:{id}` snapshot
-/// (role, enrollments) and `course:{id}` detail (instructor) when they are cached,
-/// else from Postgres.
-pub async fn may_follow(
-    state: &AppState,
-    user: UserId,
-    course: CourseId,
-) -> Result<bool, skillup_db::DbError> {
-    let keys = state.cache.keys();
-    if let Ok(Some(snapshot)) = state.cache.get(&keys.user(user)).await
-        && let Ok(me) = serde_json::from_slice::<Value>(&snapshot)
-    {
-        let course_str = course.to_string();
-        let enrolled = me["enrollments"]
-            .as_array()
-            .is_some_and(|list| list.iter().any(|e| e["course_id"] == course_str.as_str()));
-        if enrolled || me["profile"]["role"] == "admin" {
-            return Ok(true);
-        }
-    }
-    if let Ok(Some(detail)) = state.cache.get(&keys.course(course)).await
-        && let Ok(detail) = serde_json::from_slice::<Value>(&detail)
-        && detail["instructor"]["id"] == user.to_string().as_str()
-    {
-        return Ok(true);
-    }
-    skillup_db::access::may_follow(&state.db, user, course).await
 }

@@ -16,6 +16,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::RealtimeConfig;
 use crate::http::{self, HttpState};
+use crate::hub::{Hub, HubSettings};
 use crate::relay::Relay;
 use crate::sockets;
 use crate::state::AppState;
@@ -27,18 +28,31 @@ pub struct Application {
     io: SocketIo,
     relay: Relay,
     state: AppState,
+    hub_task: tokio::task::JoinHandle<()>,
     grace: Duration,
 }
+
+/// Packets kept free in a socket's buffer when a replay is sent to it.
+const REPLAY_MARGIN: usize = 16;
 
 impl Application {
     /// Connects to Postgres (lazily) and Redis, and binds `HOST:PORT` (0 = any free port).
     pub async fn build(config: RealtimeConfig) -> anyhow::Result<Self> {
         let db = skillup_db::connect_lazy(&config.database).context("DATABASE_URL")?;
         let cache = Cache::connect(&config.redis).await.context("REDIS_URL")?;
+        let (hub, hub_task) = Hub::start(
+            db.clone(),
+            cache.clone(),
+            HubSettings {
+                replay: config.replay,
+                max_replay: config.sockets.max_buffer.saturating_sub(REPLAY_MARGIN).max(1),
+            },
+        );
         let state = AppState {
             db,
             cache,
             jwt: JwtKeys::new(&config.jwt),
+            hub,
         };
         let (layer, io) = SocketIo::builder()
             .with_state(state.clone())
@@ -94,6 +108,7 @@ impl Application {
             io,
             relay,
             state,
+            hub_task,
             grace: config.http.shutdown_grace,
         })
     }
@@ -108,7 +123,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let relaying = self.relay.clone().spawn(self.io.clone());
+        let relaying = self.relay.clone().spawn(self.state.hub.clone());
         let io = self.io.clone();
         let grace = self.grace;
         let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
@@ -121,6 +136,7 @@ impl Application {
         });
         serve.await.context("serving")?;
         relaying.abort();
+        self.hub_task.abort();
         self.relay.quit().await;
         self.state.cache.quit(self.grace).await;
         self.state.db.close().await;
