@@ -16,10 +16,7 @@ pub enum Control {
     /// before any event committed after the change.
     Access(Access),
     /// A course was deleted: nobody follows it any more.
-    CourseRemoved {
-        course_id: CourseId,
-        offset: Offset,
-    },
+    CourseRemoved { course_id: CourseId, offset: Offset },
     /// A table the rights come from was truncated: every subscription is
     /// checked again.
     RightsReset { offset: Offset },

@@ -151,7 +151,9 @@ fn progress_of(r: &OutboxRecord) -> Option<Pending> {
     if let Some(payload) = &r.payload {
         match serde_json::from_value::<ProgressEvent>(payload.clone()) {
             Ok(event) => return Some(Pending::Progress(Box::new(event))),
-            Err(e) => tracing::warn!(record = r.id, error = %e, "unreadable stored progress event; rebuilding it"),
+            Err(e) => {
+                tracing::warn!(record = r.id, error = %e, "unreadable stored progress event; rebuilding it")
+            }
         }
     }
     Some(Pending::SqlProgress {
@@ -379,7 +381,11 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(plan.events[3], Pending::Course(course), "and it is announced");
+        assert_eq!(
+            plan.events[3],
+            Pending::Course(course),
+            "and it is announced"
+        );
     }
 
     #[test]
@@ -438,9 +444,6 @@ mod tests {
         a.entity_id = None;
         a.course_id = None;
         a.user_id = None;
-        assert_eq!(
-            EventPlan::from_records(&[a]).events,
-            [Pending::RightsReset]
-        );
+        assert_eq!(EventPlan::from_records(&[a]).events, [Pending::RightsReset]);
     }
 }

@@ -305,8 +305,11 @@ impl Invalidator {
             if last_event_prune.elapsed() >= EVENT_PRUNE_INTERVAL {
                 last_event_prune = Instant::now();
                 let replay = self.settings.replay;
-                match skillup_db::events::prune(&self.pool, replay.max_events, replay.max_age).await {
-                    Ok(n) if n > 0 => tracing::debug!(pruned = n, "pruned realtime events past the replay window"),
+                match skillup_db::events::prune(&self.pool, replay.max_events, replay.max_age).await
+                {
+                    Ok(n) if n > 0 => {
+                        tracing::debug!(pruned = n, "pruned realtime events past the replay window")
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "pruning realtime events failed"),
                 }

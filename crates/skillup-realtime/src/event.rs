@@ -73,7 +73,9 @@ impl Event {
     /// The Socket.IO event name and payload, for events sockets receive.
     pub fn emitted(&self) -> Option<(&'static str, &RawValue)> {
         match &self.body {
-            Body::Progress { json, .. } => Some((skillup_events::names::PROGRESS_UPDATED, json.raw())),
+            Body::Progress { json, .. } => {
+                Some((skillup_events::names::PROGRESS_UPDATED, json.raw()))
+            }
             Body::Course { json, .. } => Some((skillup_events::names::COURSE_UPDATED, json.raw())),
             _ => None,
         }
@@ -159,7 +161,10 @@ pub fn decode_stored(stored: &StoredEvent) -> Result<Event, Malformed> {
     }
 }
 
-fn uuid_of<T: std::str::FromStr>(raw: Option<&RawValue>, field: &'static str) -> Result<T, Malformed> {
+fn uuid_of<T: std::str::FromStr>(
+    raw: Option<&RawValue>,
+    field: &'static str,
+) -> Result<T, Malformed> {
     raw.and_then(|r| serde_json::from_str::<&str>(r.get()).ok())
         .and_then(|s| s.parse().ok())
         .ok_or(Malformed::Field(field))
@@ -311,7 +316,10 @@ mod tests {
     fn control_messages_decode_by_type() {
         let beat = r#"{"type":"heartbeat","last":"0000abcd-0000000000000009"}"#;
         assert_eq!(
-            channels().decode("p:events:control", beat.as_bytes()).unwrap().body,
+            channels()
+                .decode("p:events:control", beat.as_bytes())
+                .unwrap()
+                .body,
             Body::Heartbeat("0000abcd-0000000000000009".parse().unwrap())
         );
         assert_eq!(

@@ -109,7 +109,10 @@ fn admit(socket: &SocketRef, handshake: Handshake) {
     socket.extensions.insert(handshake);
     socket.on(
         names::COURSE_SUBSCRIBE,
-        async move |socket: SocketRef, Data(data): Data<Value>, ack: AckSender, State(state): State<AppState>| {
+        async move |socket: SocketRef,
+                    Data(data): Data<Value>,
+                    ack: AckSender,
+                    State(state): State<AppState>| {
             subscribe(socket, user, data, ack, state).await;
         },
     );
@@ -189,7 +192,9 @@ async fn follow(
             .await;
         match answer.await {
             Ok(Subscribed::Ok { recovered }) => return json!({"ok": true, "recovered": recovered}),
-            Ok(Subscribed::Retry) if socket.connected() => tokio::time::sleep(SUBSCRIBE_RETRY).await,
+            Ok(Subscribed::Retry) if socket.connected() => {
+                tokio::time::sleep(SUBSCRIBE_RETRY).await
+            }
             Ok(Subscribed::Retry) | Err(_) => break,
         }
     }
@@ -204,11 +209,13 @@ async fn unsubscribe(
 ) {
     match course_id(&data) {
         Some(course) => {
-            state.hub.send(Command::Unsubscribe {
-                sid: socket.id,
-                course,
-            })
-            .await;
+            state
+                .hub
+                .send(Command::Unsubscribe {
+                    sid: socket.id,
+                    course,
+                })
+                .await;
             ack.send(&json!({"ok": true})).ok();
         }
         None => {

@@ -45,7 +45,11 @@ impl Application {
             cache.clone(),
             HubSettings {
                 replay: config.replay,
-                max_replay: config.sockets.max_buffer.saturating_sub(REPLAY_MARGIN).max(1),
+                max_replay: config
+                    .sockets
+                    .max_buffer
+                    .saturating_sub(REPLAY_MARGIN)
+                    .max(1),
             },
         );
         let state = AppState {

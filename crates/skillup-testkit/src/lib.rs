@@ -11,7 +11,7 @@
 //!
 //! Layout: `db` (test databases), `redis` (the shared server and the private, TLS
 //! and cluster servers a test runs itself), `process` (service binaries run as
-//! processes, signals), `ports`, `poll`; and the public modules [`jwt`] (forged
+//! processes, signals), `proxy` (a TCP proxy a test can cut), `ports`, `poll`; and the public modules [`jwt`] (forged
 //! tokens), [`deploy`] (the deploy files) and [`otlp`] (a trace receiver). Every
 //! item is re-exported here, so a test writes `skillup_testkit::fresh_database`.
 
@@ -22,12 +22,14 @@ pub mod otlp;
 mod poll;
 mod ports;
 mod process;
+mod proxy;
 mod redis;
 
 pub use db::{TEST_DB_PREFIX, TestDatabase, admin_pool, fresh_database, server_url};
 pub use poll::eventually;
 pub use ports::free_port;
 pub use process::{ServiceProcess, service_env, signal, workspace_binary};
+pub use proxy::TcpProxy;
 pub use redis::{
     PrivateRedis, RedisCluster, TlsRedis, dead_redis_url, redis_cluster_url, redis_config,
     redis_url, unique_prefix,

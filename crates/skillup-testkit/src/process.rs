@@ -43,8 +43,16 @@ impl ServiceProcess {
     /// Starts `binary` (a `CARGO_BIN_EXE_*` path) on a free port and waits until
     /// that port accepts connections.
     pub fn spawn(binary: &str, env: &std::collections::HashMap<String, String>) -> Self {
+        Self::spawn_on(binary, env, free_port())
+    }
+
+    /// [`ServiceProcess::spawn`] on a given port (a restart where the last one ran).
+    pub fn spawn_on(
+        binary: &str,
+        env: &std::collections::HashMap<String, String>,
+        port: u16,
+    ) -> Self {
         use std::io::BufRead;
-        let port = free_port();
         let mut child = Command::new(binary)
             .env_clear()
             .envs(env)
@@ -94,6 +102,12 @@ impl ServiceProcess {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends SIGKILL (`kill -9`): the process dies without closing anything.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Sends SIGTERM, as Docker, Railway and Kubernetes do to stop a container.

@@ -86,8 +86,13 @@ pub enum Command {
     Lagged,
     Connect(Box<Admission>),
     Subscribe(Box<Subscription>),
-    Unsubscribe { sid: Sid, course: CourseId },
-    Disconnect { sid: Sid },
+    Unsubscribe {
+        sid: Sid,
+        course: CourseId,
+    },
+    Disconnect {
+        sid: Sid,
+    },
 }
 
 /// What `/health` and `/metrics` read of the hub.
@@ -118,7 +123,11 @@ pub struct HubSettings {
 impl Hub {
     /// Starts the hub task; it loads the window from Postgres, then runs until
     /// every handle is dropped.
-    pub fn start(db: PgPool, cache: Cache, settings: HubSettings) -> (Self, tokio::task::JoinHandle<()>) {
+    pub fn start(
+        db: PgPool,
+        cache: Cache,
+        settings: HubSettings,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let stats = Arc::new(HubStats::default());
         let task = task::HubTask::new(db, cache, settings, stats.clone(), tx.downgrade());

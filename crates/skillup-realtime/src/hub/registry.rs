@@ -9,9 +9,9 @@
 
 use std::collections::HashMap;
 
-use smallvec::SmallVec;
 use skillup_common::{CourseId, UserId};
 use skillup_events::Level;
+use smallvec::SmallVec;
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
 use tokio_util::time::delay_queue;
@@ -238,7 +238,11 @@ impl Registry {
     pub fn subscriptions(&self) -> Vec<(Sid, UserId, CourseId)> {
         self.conns
             .values()
-            .flat_map(|c| c.courses.iter().map(|(course, _)| (c.socket.id, c.user, *course)))
+            .flat_map(|c| {
+                c.courses
+                    .iter()
+                    .map(|(course, _)| (c.socket.id, c.user, *course))
+            })
             .collect()
     }
 }

@@ -46,7 +46,9 @@ const TICK: Duration = Duration::from_millis(250);
 /// Where the window stands.
 enum Stream {
     /// Loading from Postgres at start; events, connects and subscribes wait.
-    Loading { failures: u32 },
+    Loading {
+        failures: u32,
+    },
     Live,
 }
 
@@ -56,8 +58,13 @@ enum Internal {
     Filled(Result<Vec<StoredEvent>, DbError>),
     RetryLoad,
     RetryFill,
-    Revoked(Vec<SessionKey>),
-    Rechecked(Vec<(Sid, UserId, CourseId)>, Result<Vec<(UserId, CourseId, Level)>, DbError>),
+    /// A revocation sweep: the sessions found revoked, or (`Err`) those that
+    /// could not be checked.
+    Swept(Result<Vec<SessionKey>, Vec<SessionKey>>),
+    Rechecked(
+        Vec<(Sid, UserId, CourseId)>,
+        Result<Vec<(UserId, CourseId, Level)>, DbError>,
+    ),
 }
 
 pub struct HubTask {
@@ -155,11 +162,15 @@ impl HubTask {
     }
 
     fn publish_stats(&self) {
-        self.stats.sockets.store(self.registry.len(), Ordering::Relaxed);
+        self.stats
+            .sockets
+            .store(self.registry.len(), Ordering::Relaxed);
         self.stats
             .rooms
             .store(self.registry.room_count(), Ordering::Relaxed);
-        self.stats.window.store(self.window.len(), Ordering::Relaxed);
+        self.stats
+            .window
+            .store(self.window.len(), Ordering::Relaxed);
         self.stats.last.store(self.window.last(), Ordering::Release);
     }
 
@@ -168,7 +179,12 @@ impl HubTask {
             Command::Event(event) => self.event(*event),
             Command::Resubscribed => {
                 self.start_fill();
-                self.start_sweep(true);
+                // A revocation may have been announced while the subscription
+                // was down: every session here is checked again.
+                for conn in self.registry.conns_mut() {
+                    conn.unverified = true;
+                }
+                self.start_sweep();
             }
             Command::Lagged => self.start_fill(),
             Command::Connect(admission) => self.connect(*admission),
@@ -191,10 +207,16 @@ impl HubTask {
             Internal::Filled(result) => self.filled(result),
             Internal::RetryLoad => self.start_load(),
             Internal::RetryFill => self.start_fill(),
-            Internal::Revoked(sessions) => {
+            Internal::Swept(Ok(revoked)) => {
                 self.sweeping = false;
-                for session in sessions {
+                for session in revoked {
                     self.revoke(session);
+                }
+            }
+            Internal::Swept(Err(unchecked)) => {
+                self.sweeping = false;
+                for conn in self.registry.conns_mut() {
+                    conn.unverified |= unchecked.contains(&conn.session);
                 }
             }
             Internal::Rechecked(subscriptions, levels) => self.rechecked(subscriptions, levels),
@@ -321,7 +343,8 @@ impl HubTask {
     /// can be replayed.
     fn new_epoch(&mut self, offset: Offset) {
         tracing::warn!(epoch = %offset.epoch, "the event stream changed epoch; every socket resyncs");
-        self.window.reset(offset.epoch, offset.seq.saturating_sub(1));
+        self.window
+            .reset(offset.epoch, offset.seq.saturating_sub(1));
         self.pending.clear();
         self.resync_all(ResyncReason::Lost);
     }
@@ -379,7 +402,9 @@ impl HubTask {
             self.window.last(),
             self.settings.replay.max_events,
         );
-        self.spawn(async move { Internal::Filled(skillup_db::events::after(&db, after, limit).await) });
+        self.spawn(
+            async move { Internal::Filled(skillup_db::events::after(&db, after, limit).await) },
+        );
     }
 
     fn filled(&mut self, result: Result<Vec<StoredEvent>, DbError>) {
@@ -419,8 +444,7 @@ impl HubTask {
             }
             match decode_stored(&stored) {
                 Ok(event) => {
-                    self.pending
-                        .insert(stored.seq, (started, Arc::new(event)));
+                    self.pending.insert(stored.seq, (started, Arc::new(event)));
                 }
                 Err(e) => tracing::warn!(seq = stored.seq, error = %e, "unreadable stored event"),
             }
@@ -463,8 +487,13 @@ impl HubTask {
     /// stream goes on from `first`.
     fn lose_until(&mut self, first: u64) {
         let epoch = self.window.epoch().unwrap_or(Epoch(0));
-        tracing::warn!(from = self.window.last() + 1, to = first.saturating_sub(1), "events lost; sockets resync");
-        metrics::counter!("realtime_events_lost_total").increment(first.saturating_sub(self.window.last() + 1));
+        tracing::warn!(
+            from = self.window.last() + 1,
+            to = first.saturating_sub(1),
+            "events lost; sockets resync"
+        );
+        metrics::counter!("realtime_events_lost_total")
+            .increment(first.saturating_sub(self.window.last() + 1));
         self.window.reset(epoch, first.saturating_sub(1));
         self.resync_all(ResyncReason::Lost);
     }
@@ -496,8 +525,13 @@ impl HubTask {
         }
         let span = match &event.traceparent {
             Some(parent) => {
-                let span = tracing::info_span!("socketio.deliver", otel.kind = "consumer",
-                    event = name, messaging.system = "redis", sockets = tracing::field::Empty);
+                let span = tracing::info_span!(
+                    "socketio.deliver",
+                    otel.kind = "consumer",
+                    event = name,
+                    messaging.system = "redis",
+                    sockets = tracing::field::Empty
+                );
                 skillup_common::telemetry::set_remote_parent(&span, parent);
                 span
             }
@@ -587,7 +621,9 @@ impl HubTask {
     fn subscribe(&mut self, s: Subscription) {
         let stale = !matches!(self.stream, Stream::Live)
             || self.registry.get(s.sid).is_none()
-            || self.window.rights_changed_since(s.user, s.course, s.checked_after);
+            || self
+                .window
+                .rights_changed_since(s.user, s.course, s.checked_after);
         if stale {
             let _ = s.reply.send(Subscribed::Retry);
             return;
@@ -610,9 +646,9 @@ impl HubTask {
         };
         let user = conn.user;
         let parsed = offset.parse::<Offset>();
-        let outcome = parsed.map_err(|_| Gap::OtherEpoch).and_then(|o| {
-            self.window.check(o.epoch, o.seq).map(|()| o.seq)
-        });
+        let outcome = parsed
+            .map_err(|_| Gap::OtherEpoch)
+            .and_then(|o| self.window.check(o.epoch, o.seq).map(|()| o.seq));
         let events = match outcome {
             Ok(after) => match course {
                 None => self.window.user_events(user, after),
@@ -634,7 +670,8 @@ impl HubTask {
                 }
                 self.ahead.push((sid, seq, Instant::now()));
                 self.start_fill();
-                metrics::counter!("realtime_replays_total", "room" => room, "outcome" => "ahead").increment(1);
+                metrics::counter!("realtime_replays_total", "room" => room, "outcome" => "ahead")
+                    .increment(1);
                 return true;
             }
             Err(gap) => {
@@ -664,7 +701,8 @@ impl HubTask {
         if course.is_none() {
             conn.covered = conn.covered.max(self.window.last());
         }
-        metrics::counter!("realtime_replays_total", "room" => room, "outcome" => "recovered").increment(1);
+        metrics::counter!("realtime_replays_total", "room" => room, "outcome" => "recovered")
+            .increment(1);
         metrics::counter!("realtime_replayed_events_total").increment(events.len() as u64);
         true
     }
@@ -681,7 +719,8 @@ impl HubTask {
             ResyncReason::UnknownOffset => "unknown",
             ResyncReason::Lost => "lost",
         };
-        metrics::counter!("realtime_replays_total", "room" => room, "outcome" => outcome).increment(1);
+        metrics::counter!("realtime_replays_total", "room" => room, "outcome" => outcome)
+            .increment(1);
     }
 
     fn resync_all(&mut self, reason: ResyncReason) {
@@ -741,9 +780,10 @@ impl HubTask {
         if self.registry.unfollow(sid, course)
             && let Some(conn) = self.registry.get(sid)
         {
-            let _ = conn
-                .socket
-                .emit(names::COURSE_UNSUBSCRIBED, &CourseUnsubscribed { course_id: course });
+            let _ = conn.socket.emit(
+                names::COURSE_UNSUBSCRIBED,
+                &CourseUnsubscribed { course_id: course },
+            );
             metrics::counter!("realtime_unsubscribed_total", "reason" => reason).increment(1);
         }
     }
@@ -795,24 +835,25 @@ impl HubTask {
         self.revoked
             .retain(|_, at| now.duration_since(*at) < REVOKED_MEMORY);
         if self.registry.conns().any(|c| c.unverified) {
-            self.start_sweep(false);
+            self.start_sweep();
         }
     }
 
-    /// Checks in Redis whether sessions here were revoked: all of them after a
-    /// reconnect (a revocation may have been published while the subscription
-    /// was down), else those whose handshake could not check.
-    fn start_sweep(&mut self, all: bool) {
+    /// Checks in Redis whether the sessions whose revocation is unknown here were
+    /// revoked: those whose handshake could not check (Redis was down), and
+    /// every one after the subscription came back. Retried on the next tick
+    /// until Redis answers.
+    fn start_sweep(&mut self) {
         if self.sweeping || !self.cache.is_connected() {
             return;
         }
         let mut sessions: Vec<SessionKey> = self
             .registry
             .conns()
-            .filter(|c| all || c.unverified)
+            .filter(|c| c.unverified)
             .map(|c| c.session)
             .collect();
-        sessions.sort_unstable_by_key(|s| s.revocation_id());
+        sessions.sort_unstable_by_key(SessionKey::revocation_id);
         sessions.dedup();
         if sessions.is_empty() {
             return;
@@ -825,16 +866,14 @@ impl HubTask {
         self.spawn(async move {
             let ids: Vec<String> = sessions.iter().map(SessionKey::revocation_id).collect();
             match cache.revoked_among(&ids).await {
-                Ok(flags) => Internal::Revoked(
-                    sessions
-                        .into_iter()
-                        .zip(flags)
-                        .filter_map(|(s, revoked)| revoked.then_some(s))
-                        .collect(),
-                ),
+                Ok(flags) => Internal::Swept(Ok(sessions
+                    .into_iter()
+                    .zip(flags)
+                    .filter_map(|(s, revoked)| revoked.then_some(s))
+                    .collect())),
                 Err(e) => {
-                    tracing::debug!(error = %e, "revocation sweep failed");
-                    Internal::Revoked(Vec::new())
+                    tracing::debug!(error = %e, "revocation sweep failed; retrying");
+                    Internal::Swept(Err(sessions))
                 }
             }
         });

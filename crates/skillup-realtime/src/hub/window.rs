@@ -172,7 +172,9 @@ impl Window {
     fn seqs_after(&self, key: Key, after: u64) -> impl Iterator<Item = u64> + '_ {
         let seqs = self.index.get(&key);
         let start = seqs.map_or(0, |s| s.partition_point(|&n| n <= after));
-        seqs.into_iter().flat_map(move |s| s.range(start..)).copied()
+        seqs.into_iter()
+            .flat_map(move |s| s.range(start..))
+            .copied()
     }
 
     /// `user`'s own progress events after `after`, oldest first.

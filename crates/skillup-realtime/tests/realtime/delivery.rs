@@ -19,6 +19,12 @@ fn assert_progress_event(event: &Value, course: &str, lesson: &str, user: &str) 
     assert!(
         chrono::DateTime::parse_from_rfc3339(data["at"].as_str().expect("at is a string")).is_ok()
     );
+    assert!(
+        data["offset"]
+            .as_str()
+            .is_some_and(|o| o.parse::<skillup_events::Offset>().is_ok()),
+        "every event carries its offset: {data}"
+    );
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! OpenTelemetry: one progress write, traced from the client's request through
-//! the API's publish into the realtime node's delivery, received by a local
-//! OTLP/HTTP collector. Both services run as their production binaries with
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` set; their spans are flushed on SIGTERM.
+//! the invalidator's publish (the API stores the event with the trace context of
+//! its request) into the realtime node's delivery, received by a local
+//! OTLP/HTTP collector. The three services run as their production binaries
+//! with `OTEL_EXPORTER_OTLP_ENDPOINT` set; their spans are flushed on SIGTERM.
 
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ async fn a_progress_write_is_one_trace_from_request_to_socket_delivery() {
     );
     let mut realtime = ServiceProcess::spawn(env!("CARGO_BIN_EXE_skillup-realtime"), &env);
     let mut api = ServiceProcess::spawn(&workspace_binary("skillup-api"), &env);
+    let mut invalidator = ServiceProcess::spawn(&workspace_binary("skillup-invalidator"), &env);
 
     let student = seed::student_id(1);
     let (course, lesson) = student_course();
@@ -67,10 +69,14 @@ async fn a_progress_write_is_one_trace_from_request_to_socket_delivery() {
     );
     probe.close().await;
 
-    for service in [&api, &realtime] {
+    for service in [&api, &invalidator, &realtime] {
         service.sigterm();
     }
-    for (name, service) in [("api", &mut api), ("realtime", &mut realtime)] {
+    for (name, service) in [
+        ("api", &mut api),
+        ("invalidator", &mut invalidator),
+        ("realtime", &mut realtime),
+    ] {
         let status = service.wait_exit(Duration::from_secs(15)).await;
         assert!(
             status.is_some_and(|s| s.success()),
@@ -91,7 +97,7 @@ async fn a_progress_write_is_one_trace_from_request_to_socket_delivery() {
         "skillup-api",
         "PUT /api/courses/{id}/lessons/{lesson_id}/progress",
     );
-    let publish = find("skillup-api", "redis.publish");
+    let publish = find("skillup-invalidator", "redis.publish");
     let deliver = find("skillup-realtime", "socketio.deliver");
     for span in [&request, &publish, &deliver] {
         assert_eq!(span.trace_id, TRACE_ID, "one trace: {span:#?}");

@@ -1,0 +1,83 @@
+//! A TCP proxy a test can cut: between one process and a shared service (Redis,
+//! Postgres), so that process sees an outage while everything else keeps the
+//! service — the shared servers themselves are never stopped.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// Forwards `127.0.0.1:port` to a target until dropped. [`TcpProxy::cut`]
+/// closes every connection through it and refuses new ones until
+/// [`TcpProxy::restore`].
+pub struct TcpProxy {
+    pub port: u16,
+    up: Arc<AtomicBool>,
+    generation: watch::Sender<u64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TcpProxy {
+    /// Starts forwarding to `target` (`host:port`).
+    pub async fn start(target: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a proxy port");
+        let port = listener.local_addr().expect("local addr").port();
+        let up = Arc::new(AtomicBool::new(true));
+        let (generation, _) = watch::channel(0u64);
+        let target = target.to_owned();
+        let task = tokio::spawn({
+            let up = up.clone();
+            let generation = generation.clone();
+            async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    if !up.load(Ordering::SeqCst) {
+                        continue; // dropped: the connection is refused in effect
+                    }
+                    let target = target.clone();
+                    let mut cut = generation.subscribe();
+                    tokio::spawn(async move {
+                        let Ok(mut server) = TcpStream::connect(&target).await else {
+                            return;
+                        };
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            _ = cut.changed() => {}
+                        }
+                    });
+                }
+            }
+        });
+        Self {
+            port,
+            up,
+            generation,
+            task,
+        }
+    }
+
+    /// The proxied address as `host:port`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Closes every connection and refuses new ones.
+    pub fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Accepts connections again.
+    pub fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.cut();
+    }
+}
