@@ -134,7 +134,15 @@ async fn every_table_writes_an_outbox_record_for_hand_written_sql() {
                 None,
                 Some(profile)
             ),
-            rec("course", "UPDATE", Some(c1), Some(c1), None, None),
+            // A course's record names its instructor (who may follow it).
+            rec(
+                "course",
+                "UPDATE",
+                Some(c1),
+                Some(c1),
+                None,
+                Some(seed::instructor_id(1).0)
+            ),
             rec("module", "INSERT", Some(module), Some(c1), None, None),
             rec("lesson", "INSERT", Some(lesson), Some(c1), None, None),
             rec("module", "UPDATE", Some(module), Some(c2), Some(c1), None),
@@ -188,7 +196,14 @@ async fn deleting_a_course_records_the_cascade() {
         .await
         .unwrap();
     let got = records_after(pool, start).await;
-    assert!(got.contains(&rec("course", "DELETE", Some(c1), Some(c1), None, None)));
+    assert!(got.contains(&rec(
+        "course",
+        "DELETE",
+        Some(c1),
+        Some(c1),
+        None,
+        Some(seed::instructor_id(1).0)
+    )));
     assert!(
         got.iter()
             .filter(|r| r.entity == "module")

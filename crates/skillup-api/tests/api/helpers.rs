@@ -301,17 +301,6 @@ impl TestApp {
         assert_eq!(res.status(), 200, "publish");
         (id, ids)
     }
-
-    /// A pub/sub subscriber on the app's Redis.
-    pub async fn subscriber(&self) -> fred::clients::SubscriberClient {
-        use fred::prelude::*;
-        let config = Config::from_url(&self.redis_url).expect("the app's REDIS_URL is valid");
-        let client = Builder::from_config(config)
-            .build_subscriber_client()
-            .expect("subscriber builds");
-        client.init().await.expect("redis reachable");
-        client
-    }
 }
 
 /// Asserts the status and the error code of a refusal, and returns its message.

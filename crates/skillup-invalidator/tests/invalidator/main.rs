@@ -2,6 +2,7 @@
 //! through the cache beside it.
 
 mod deploy;
+mod events;
 mod helpers;
 mod outages;
 mod replicas;

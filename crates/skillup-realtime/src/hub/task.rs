@@ -280,7 +280,7 @@ impl HubTask {
                     "replay window loaded");
                 self.stream = Stream::Live;
             }
-            Err(e) if failures < 3 || self.pending.is_empty() => {
+            Err(e) if failures < 3 => {
                 tracing::warn!(error = %e, "cannot load the replay window yet; retrying");
                 self.stream = Stream::Loading {
                     failures: failures + 1,
@@ -289,8 +289,9 @@ impl HubTask {
                 return;
             }
             Err(e) => {
-                // Live events are waiting: deliver them without history rather
-                // than hold them. Replays before the first of them are `resync`s.
+                // Sockets must not wait for Postgres: go on without history.
+                // The first numbered event sets where the window starts;
+                // replays from before it are `resync`s.
                 tracing::warn!(error = %e, "no replay window from Postgres; starting from live events");
                 let first = self.pending.values().next().and_then(|(_, e)| e.offset);
                 if let Some(first) = first {
@@ -326,11 +327,13 @@ impl HubTask {
             self.deliver(None, &event);
             return;
         };
-        if let Some(epoch) = self.window.epoch()
-            && epoch != offset.epoch
-            && matches!(self.stream, Stream::Live)
-        {
-            self.new_epoch(offset);
+        if matches!(self.stream, Stream::Live) {
+            match self.window.epoch() {
+                // Started without Postgres: the stream begins here for this node.
+                None => self.window.reset(offset.epoch, offset.seq.saturating_sub(1)),
+                Some(epoch) if epoch != offset.epoch => self.new_epoch(offset),
+                Some(_) => {}
+            }
         }
         if offset.seq > self.window.last() {
             self.pending

@@ -359,3 +359,31 @@ async fn events_committed_while_redis_is_down_arrive_when_it_returns() {
         "nothing needed a resync: {seen:#?}"
     );
 }
+
+/// An invalidator that died between its commit and its publish: the event is
+/// in `realtime_events` only. The heartbeat tells the node it is behind, and
+/// it reads the event from Postgres.
+#[tokio::test]
+async fn an_event_committed_but_never_published_arrives_through_the_heartbeat() {
+    let stack = stack(1, skillup_testkit::redis_url()).await;
+    let student = seed::student_id(1);
+    let n = course_n();
+    let course = seed::course_id(n);
+    let mut probe = stack.probe(0, &stack.token(student), &[]).await;
+    probe.until("ready").await;
+    let lesson = lesson(n, 2, 2);
+    stack
+        .sql(&format!(
+            "WITH s AS (UPDATE realtime_sequence SET last_seq = last_seq + 1 RETURNING epoch, last_seq) \
+             INSERT INTO realtime_events (seq, kind, user_id, course_id, body) \
+             SELECT last_seq, 'progress', '{student}', '{course}', json_build_object( \
+                 'course_id', '{course}', 'lesson_id', '{lesson}', 'completed', true, \
+                 'completed_lessons', 1, 'total_lessons', 40, 'percent', 2.5, \
+                 'user_id', '{student}', 'at', now(), \
+                 'offset', epoch || '-' || lpad(to_hex(last_seq), 16, '0'))::text \
+             FROM s"
+        ))
+        .await;
+    let event = next_named(&mut probe, "progress:updated").await;
+    assert_eq!(event["data"]["lesson_id"], lesson.to_string(), "{event}");
+}
