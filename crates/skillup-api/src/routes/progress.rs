@@ -20,6 +20,7 @@ use crate::cached::to_json;
 use crate::error::{ApiError, ErrorBody};
 use crate::invalidate::after_write;
 use crate::json::JsonBody;
+use crate::openapi::responses::{PayloadTooLarge, Unauthorized, WriteUnavailable};
 use crate::params;
 use crate::state::AppState;
 
@@ -86,11 +87,11 @@ async fn require_enrolled(
     responses(
         (status = 200, description = "The progress now; a `progress:updated` event was published", body = ProgressUpdate),
         (status = 400, description = "Malformed id or body", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "Not enrolled in the course", body = ErrorBody),
         (status = 404, description = "No such course, or the lesson is not in it", body = ErrorBody),
-        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
-        (status = 503, description = "Postgres down, or Redis down (revocation cannot be checked)", body = ErrorBody)))]
+        PayloadTooLarge,
+        WriteUnavailable))]
 #[put("/api/courses/{id}/lessons/{lesson_id}/progress")]
 pub async fn put_progress(
     user: AuthUser,
@@ -146,7 +147,7 @@ pub async fn put_progress(
     responses(
         (status = 200, description = "Completed lessons in course order", body = CourseProgress),
         (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "Not enrolled in the course", body = ErrorBody),
         (status = 404, description = "No such course", body = ErrorBody),
         (status = 503, description = "Postgres down", body = ErrorBody)))]

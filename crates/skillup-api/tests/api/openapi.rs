@@ -91,3 +91,32 @@ async fn write_routes_are_documented_with_bearer_auth_and_errors() {
         "the course detail's auth is optional: {detail}"
     );
 }
+
+#[tokio::test]
+async fn every_title_field_states_the_title_rule() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let title = &schemas["Title"];
+    assert_eq!(title["type"], "string");
+    assert_eq!(title["minLength"], 1);
+    assert_eq!(title["maxLength"], 200);
+    let pattern = title["pattern"].as_str().expect("a pattern");
+    assert!(
+        pattern.contains(r"\x00-\x1f\x7f-\x9f") && pattern.contains(r"[^\s"),
+        "no control characters, not blank: {pattern}"
+    );
+    for body in [
+        "NewCourseInput",
+        "CoursePatch",
+        "NewModuleInput",
+        "ModulePatch",
+        "NewLessonInput",
+        "LessonPatch",
+    ] {
+        assert_eq!(
+            schemas[body]["properties"]["title"]["$ref"], "#/components/schemas/Title",
+            "{body}.title"
+        );
+    }
+}
