@@ -8,6 +8,7 @@
 use actix_web::{HttpResponse, get, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use skillup_cache::CacheStatus;
 use skillup_common::{CourseId, UserId};
 use skillup_db::progress::{self, CourseProgress};
 use sqlx::PgConnection;
@@ -16,7 +17,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::{AuthUser, Session};
-use crate::cached::to_json;
+use crate::cached::{json_bytes, to_json};
 use crate::error::{ApiError, ErrorBody};
 use crate::invalidate::after_write;
 use crate::json::JsonBody;
@@ -140,12 +141,21 @@ pub async fn put_progress(
     Ok(HttpResponse::Ok().json(update))
 }
 
-/// The caller's progress in a course.
+/// The caller's progress in a course, read from Postgres on every request and
+/// answered with `X-Cache: BYPASS`.
+///
+/// It is not cached: the answer is one user's in one course, read by that user
+/// right after their own writes, and a cached copy would need invalidating on
+/// every progress write and on every lesson change of the course, for a read
+/// that costs two indexed queries. (The `/api/me` snapshot, which does carry
+/// progress, is cached as `user:{id}`.) `BYPASS` keeps the contract that every
+/// course and user read says where its answer came from.
 #[utoipa::path(get, path = "/api/courses/{id}/progress", tag = "progress",
     security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Course id")),
     responses(
-        (status = 200, description = "Completed lessons in course order", body = CourseProgress),
+        (status = 200, description = "Completed lessons in course order; never cached (`X-Cache: BYPASS`)", body = CourseProgress,
+            headers(("x-cache" = String, description = "BYPASS: read from Postgres on every request"))),
         (status = 400, description = "Malformed id", body = ErrorBody),
         Unauthorized,
         (status = 403, description = "Not enrolled in the course", body = ErrorBody),
@@ -162,5 +172,5 @@ pub async fn get_progress(
     require_enrolled(&mut tx, session.user_id(), course).await?;
     let answer = progress::course_progress(&mut tx, session.user_id(), course).await?;
     tx.commit().await?;
-    Ok(HttpResponse::Ok().json(answer))
+    Ok(json_bytes(to_json(&answer), CacheStatus::Bypass))
 }
