@@ -258,3 +258,55 @@ async fn the_binary_counts_database_queries_and_reports_its_hit_ratio() {
         "counting statements does not print them at RUST_LOG=info: {printed:#?}"
     );
 }
+
+/// A draft shown to someone who may see it costs one read of its detail: the
+/// loader's, kept for the draft check, not a second one after it. Counted with
+/// the binary's `db_queries_total`, against the same draft's 404 to an
+/// anonymous caller (that detail read alone).
+#[tokio::test]
+async fn a_draft_is_read_once_for_a_caller_who_may_see_it() {
+    let db = skillup_testkit::fresh_database().await;
+    seed::seed(&db.pool, 10, &|_| {}).await.expect("seed");
+    assert!(!seed::is_published(10), "course 10 is a draft");
+    let env = skillup_testkit::service_env(
+        &db,
+        &skillup_testkit::redis_url(),
+        &skillup_testkit::unique_prefix(),
+    );
+    let api = skillup_testkit::ServiceProcess::spawn(env!("CARGO_BIN_EXE_skillup-api"), &env);
+    let base = format!("http://127.0.0.1:{}", api.port);
+    let http = reqwest::Client::new();
+    let queries = async || -> f64 {
+        let text = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        sample(&text, "db_queries_total").unwrap_or(0.0)
+    };
+    let draft = format!("{base}/api/courses/{}", seed::course_id(10));
+
+    let before = queries().await;
+    let res = http.get(&draft).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    let anonymous = queries().await - before;
+
+    let before = queries().await;
+    let res = http
+        .get(&draft)
+        .bearer_auth(crate::helpers::admin())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let shown = queries().await - before;
+
+    assert!(anonymous > 0.0, "the detail read runs queries");
+    assert!(
+        shown < 2.0 * anonymous,
+        "the detail is read once ({anonymous} queries), plus the profile: {shown} in all"
+    );
+}
