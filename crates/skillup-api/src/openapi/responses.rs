@@ -27,10 +27,17 @@ pub struct Unauthorized(ErrorBody);
 #[response(status = 403, description = "Not the course's instructor or an admin")]
 pub struct NotOwner(ErrorBody);
 
-/// 413 of a route that takes a body ([`crate::json::JsonBody`]).
+/// 413 and 415 of a route that takes a JSON body ([`crate::json::JsonBody`]).
 #[derive(IntoResponses)]
-#[response(status = 413, description = "Body over 1 MiB")]
-pub struct PayloadTooLarge(ErrorBody);
+pub enum BodyRefused {
+    #[response(status = 413, description = "Body over 1 MiB")]
+    TooLarge(ErrorBody),
+    #[response(
+        status = 415,
+        description = "Body not sent with `Content-Type: application/json` (or no content type)"
+    )]
+    NotJson(ErrorBody),
+}
 
 /// 503 of an authenticated write: it needs Postgres, and Redis to check that
 /// the token was not revoked (writes fail closed).

@@ -18,7 +18,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::invalidate::{after_write, course_and_users};
 use crate::json::{JsonBody, present};
-use crate::openapi::responses::{NotOwner, PayloadTooLarge, Unauthorized, WriteUnavailable};
+use crate::openapi::responses::{BodyRefused, NotOwner, Unauthorized, WriteUnavailable};
 use crate::state::AppState;
 use crate::validate::Title;
 use crate::{params, validate};
@@ -109,7 +109,7 @@ async fn fresh_detail(state: &AppState, id: CourseId) -> Result<CourseDetail, Ap
         Unauthorized,
         (status = 403, description = "Students may not create courses", body = ErrorBody),
         (status = 409, description = "The slug is taken", body = ErrorBody),
-        PayloadTooLarge,
+        BodyRefused,
         WriteUnavailable))]
 #[post("/api/courses")]
 pub async fn create_course(
@@ -185,7 +185,7 @@ pub async fn create_course(
         Unauthorized,
         NotOwner,
         (status = 404, description = "No such course (or a draft the caller may not see)", body = ErrorBody),
-        PayloadTooLarge,
+        BodyRefused,
         WriteUnavailable))]
 #[patch("/api/courses/{id}")]
 pub async fn update_course(

@@ -15,7 +15,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::invalidate::{after_write, course_and_users};
 use crate::json::{JsonBody, present};
-use crate::openapi::responses::{NotOwner, PayloadTooLarge, Unauthorized, WriteUnavailable};
+use crate::openapi::responses::{BodyRefused, NotOwner, Unauthorized, WriteUnavailable};
 use crate::state::AppState;
 use crate::validate::Title;
 use crate::{params, validate};
@@ -72,7 +72,7 @@ fn lesson_missing(id: impl std::fmt::Display) -> ApiError {
         Unauthorized,
         NotOwner,
         (status = 404, description = "No such module", body = ErrorBody),
-        PayloadTooLarge,
+        BodyRefused,
         WriteUnavailable))]
 #[post("/api/modules/{id}/lessons")]
 pub async fn create_lesson(
@@ -112,7 +112,7 @@ pub async fn create_lesson(
         Unauthorized,
         NotOwner,
         (status = 404, description = "No such lesson", body = ErrorBody),
-        PayloadTooLarge,
+        BodyRefused,
         WriteUnavailable))]
 #[patch("/api/lessons/{id}")]
 pub async fn update_lesson(

@@ -14,7 +14,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::invalidate::{after_write, course_and_users};
 use crate::json::{JsonBody, present};
-use crate::openapi::responses::{NotOwner, PayloadTooLarge, Unauthorized, WriteUnavailable};
+use crate::openapi::responses::{BodyRefused, NotOwner, Unauthorized, WriteUnavailable};
 use crate::state::AppState;
 use crate::validate::Title;
 use crate::{params, validate};
@@ -65,7 +65,7 @@ pub(super) fn module_missing(id: impl std::fmt::Display) -> ApiError {
         Unauthorized,
         NotOwner,
         (status = 404, description = "No such course (or a draft the caller may not see)", body = ErrorBody),
-        PayloadTooLarge,
+        BodyRefused,
         WriteUnavailable))]
 #[post("/api/courses/{id}/modules")]
 pub async fn create_module(
@@ -99,7 +99,7 @@ pub async fn create_module(
         Unauthorized,
         NotOwner,
         (status = 404, description = "No such module", body = ErrorBody),
-        PayloadTooLarge,
+        BodyRefused,
         WriteUnavailable))]
 #[patch("/api/modules/{id}")]
 pub async fn update_module(

@@ -21,7 +21,7 @@ use crate::cached::{json_bytes, to_json};
 use crate::error::{ApiError, ErrorBody};
 use crate::invalidate::after_write;
 use crate::json::JsonBody;
-use crate::openapi::responses::{PayloadTooLarge, Unauthorized, WriteUnavailable};
+use crate::openapi::responses::{BodyRefused, Unauthorized, WriteUnavailable};
 use crate::params;
 use crate::state::AppState;
 
@@ -91,7 +91,7 @@ async fn require_enrolled(
         Unauthorized,
         (status = 403, description = "Not enrolled in the course", body = ErrorBody),
         (status = 404, description = "No such course, or the lesson is not in it", body = ErrorBody),
-        PayloadTooLarge,
+        BodyRefused,
         WriteUnavailable))]
 #[put("/api/courses/{id}/lessons/{lesson_id}/progress")]
 pub async fn put_progress(
