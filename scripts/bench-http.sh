@@ -5,8 +5,9 @@
 # published courses, 5 modules x 8 lessons each):
 #   ours      GET /api/courses/{id} on skillup-api (release): near cache (L1) over Redis
 #   limit     the same body from memory by a trivial actix-web server (examples/static_limit.rs)
-#   peer      the Express peer's cached route (../shared/peers/express via its run.sh,
-#             same database, own key prefix)
+#   peer      the Express peer's cached route (PEER_DIR, default
+#             ../shared/peers/express, via its run.sh; same database, own key
+#             prefix). When it is absent the run says so and measures the rest.
 #   bypass    our API with Redis unreachable (X-Cache: BYPASS, Postgres only)
 # at each of CONNS connections (default "64 256 1024"), DURATION seconds each (10);
 # then the 95/5 read/write mix (examples/bench_mix.rs) on ours with the
@@ -30,7 +31,15 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:5432/skillup_bench"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 export JWT_SECRET="bench-secret"
 CONNS="${CONNS:-64 256 1024}"; DURATION="${DURATION:-10}"
-ensure_cargo; ensure_postgres; ensure_redis; ensure_node
+ensure_cargo; ensure_postgres; ensure_redis
+PEER_DIR="${PEER_DIR:-$ROOT/../shared/peers/express}"
+if [ -x "$PEER_DIR/run.sh" ]; then
+  have_peer=1
+  ensure_node
+else
+  have_peer=""
+  warn "no reference peer at $PEER_DIR (no run.sh): measuring ours, the limit and the bypass only; set PEER_DIR to compare"
+fi
 command -v wrk >/dev/null 2>&1 || apt_install wrk
 ulimit -n 65536 2>/dev/null || true
 
@@ -61,12 +70,14 @@ first=$(head -n 1 .run/bench/ids.txt)
 curl -s "http://127.0.0.1:5201/api/courses/$first" > .run/bench/body.json
 "$bin/examples/static_limit" .run/bench/body.json 5203 >.run/logs/bench-limit.log 2>&1 &
 pids+=($!)
-rm -rf .run/peer-express && mkdir -p .run/peer-express && cp -r "$ROOT/../shared/peers/express/." .run/peer-express/ && chmod -R u+w .run/peer-express
-bash -c 'cd .run/peer-express && PORT=5202 REDIS_KEY_PREFIX=bench-peer: NODE_ENV=production exec ./run.sh' >.run/logs/bench-peer.log 2>&1 &
-pids+=($!)
-for _ in $(seq 1 600); do tcp_open 127.0.0.1 5202 && break; sleep 0.2; done
+if [ -n "$have_peer" ]; then
+  rm -rf .run/peer-express && mkdir -p .run/peer-express && cp -r "$PEER_DIR/." .run/peer-express/ && chmod -R u+w .run/peer-express
+  bash -c 'cd .run/peer-express && PORT=5202 REDIS_KEY_PREFIX=bench-peer: NODE_ENV=production exec ./run.sh' >.run/logs/bench-peer.log 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 600); do tcp_open 127.0.0.1 5202 && break; sleep 0.2; done
+  wait_for_port 127.0.0.1 5202 "express peer"
+fi
 wait_for_port 127.0.0.1 5203 "limit server"
-wait_for_port 127.0.0.1 5202 "express peer"
 wait_for_port 127.0.0.1 5205 skillup-invalidator
 
 export IDS_FILE="$ROOT/.run/bench/ids.txt"
@@ -96,7 +107,7 @@ sample_rss() {
 }
 
 log "warming up (3 s each; fills the caches)"
-for port in 5201 5203 5202 5204; do warm "http://127.0.0.1:$port"; done
+for port in 5201 5203 ${have_peer:+5202} 5204; do warm "http://127.0.0.1:$port"; done
 
 sample_rss & pids+=($!)
 results="["
@@ -104,16 +115,28 @@ printf '\n| conns | target | requests/s | p50 ms | p99 ms | max ms |\n|---|---|-
 for c in $CONNS; do
   read -r o_rps o50 o99 omax < <(measure "$c" http://127.0.0.1:5201)
   read -r l_rps l50 l99 lmax < <(measure "$c" http://127.0.0.1:5203)
-  read -r p_rps p50 p99 pmax < <(measure "$c" http://127.0.0.1:5202)
+  if [ -n "$have_peer" ]; then
+    read -r p_rps p50 p99 pmax < <(measure "$c" http://127.0.0.1:5202)
+  fi
   read -r b_rps b50 b99 bmax < <(measure "$c" http://127.0.0.1:5204)
   printf '| %s | ours (cached) | %s | %s | %s | %s |\n' "$c" "$o_rps" "$o50" "$o99" "$omax"
   printf '| %s | limit (static actix) | %s | %s | %s | %s |\n' "$c" "$l_rps" "$l50" "$l99" "$lmax"
-  printf '| %s | peer (express, cached) | %s | %s | %s | %s |\n' "$c" "$p_rps" "$p50" "$p99" "$pmax"
+  if [ -n "$have_peer" ]; then
+    printf '| %s | peer (express, cached) | %s | %s | %s | %s |\n' "$c" "$p_rps" "$p50" "$p99" "$pmax"
+  else
+    printf '| %s | peer (express, cached) | absent: not measured | | | |\n' "$c"
+  fi
   printf '| %s | ours (cache bypassed) | %s | %s | %s | %s |\n' "$c" "$b_rps" "$b50" "$b99" "$bmax"
   ratio_l=$(awk -v a="$o_rps" -v b="$l_rps" 'BEGIN { printf "%.2f", a / b }')
-  ratio_p=$(awk -v a="$o_rps" -v b="$p_rps" 'BEGIN { printf "%.2f", a / b }')
-  printf '| %s | ours/limit %s, ours/peer %s | | | | |\n' "$c" "$ratio_l" "$ratio_p"
-  results+="{\"conns\":$c,\"ours\":{\"rps\":$o_rps,\"p50_ms\":$o50,\"p99_ms\":$o99,\"max_ms\":$omax},\"limit\":{\"rps\":$l_rps,\"p50_ms\":$l50,\"p99_ms\":$l99,\"max_ms\":$lmax},\"peer\":{\"rps\":$p_rps,\"p50_ms\":$p50,\"p99_ms\":$p99,\"max_ms\":$pmax},\"bypass\":{\"rps\":$b_rps,\"p50_ms\":$b50,\"p99_ms\":$b99,\"max_ms\":$bmax},\"ours_over_limit\":$ratio_l,\"ours_over_peer\":$ratio_p},"
+  if [ -n "$have_peer" ]; then
+    ratio_p=$(awk -v a="$o_rps" -v b="$p_rps" 'BEGIN { printf "%.2f", a / b }')
+    peer_json="{\"rps\":$p_rps,\"p50_ms\":$p50,\"p99_ms\":$p99,\"max_ms\":$pmax}"
+    shown_p=$ratio_p
+  else
+    ratio_p=null peer_json=null shown_p="n/a (no peer)"
+  fi
+  printf '| %s | ours/limit %s, ours/peer %s | | | | |\n' "$c" "$ratio_l" "$shown_p"
+  results+="{\"conns\":$c,\"ours\":{\"rps\":$o_rps,\"p50_ms\":$o50,\"p99_ms\":$o99,\"max_ms\":$omax},\"limit\":{\"rps\":$l_rps,\"p50_ms\":$l50,\"p99_ms\":$l99,\"max_ms\":$lmax},\"peer\":$peer_json,\"bypass\":{\"rps\":$b_rps,\"p50_ms\":$b50,\"p99_ms\":$b99,\"max_ms\":$bmax},\"ours_over_limit\":$ratio_l,\"ours_over_peer\":$ratio_p},"
 done
 
 log "95/5 read/write mix on ours, 64 connections, ${DURATION} s, invalidator running"
@@ -123,11 +146,12 @@ rss_mb=$(( $(cat "$rss_peak_file") / 1024 ))
 l1=$(curl -s http://127.0.0.1:5201/metrics | awk '/^cache_l1_hits_total/ { l1 = $2 } /^cache_hits_total/ { h = $2 } END { printf "%d of %d hits", l1, h }')
 echo "{\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"runs\":${results%,}],\"mix\":$mix,\"api_rss_peak_mb\":$rss_mb}" > .run/bench/http.json
 printf '\nAPI RSS under load (peak): %d MB; L1 answered %s (results in .run/bench/http.json)\n' "$rss_mb" "$l1"
+[ -n "$have_peer" ] || warn "the reference peer was absent ($PEER_DIR): its rows are not measured (\"peer\": null in http.json)"
 stale=$(echo "$mix" | sed -n 's/.*"stale_reads":\([0-9]*\).*/\1/p')
 [ "${stale:-1}" = 0 ] || warn "the mix observed $stale stale reads"
 
 if [ "$PLOT" = 1 ]; then
   python3 -c 'import matplotlib' 2>/dev/null || python3 -m pip install -q matplotlib
-  python3 scripts/lib/plot_http.py .run/bench/http.json .run/bench/http.png
+  python3 bench/plot_http.py .run/bench/http.json .run/bench/http.png
   log "chart: .run/bench/http.png"
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Socket.IO delivery benchmark: our skillup-realtime node and the reference peer
-# (../shared/peers/express, run from a copy under .run/) measured in one run with
+# (PEER_DIR, default ../shared/peers/express, run from a copy under .run/; when
+# it is absent the run says so and measures ours alone) measured in one run with
 # the same load tool (crates/skillup-realtime/tests/js/socket-bench.mjs, official
 # socket.io-client): SOCKETS clients in user rooms, RATE progress events/s for
 # BENCH_SECONDS, then delivery, latency, RSS per socket and CPU. Loopback only.
@@ -18,6 +19,12 @@ SOCKETS="${SOCKETS:-10000}"; RATE="${RATE:-10000}"; BENCH_SECONDS="${BENCH_SECON
 ensure_cargo; ensure_postgres; ensure_redis; ensure_node
 ensure_npm_deps "$ROOT/crates/skillup-realtime/tests/js"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+PEER_DIR="${PEER_DIR:-$ROOT/../shared/peers/express}"
+have_peer=1
+if [ ! -x "$PEER_DIR/run.sh" ]; then
+  have_peer=""
+  warn "no reference peer at $PEER_DIR (no run.sh): measuring ours only; set PEER_DIR to compare"
+fi
 
 log "building skillup-realtime (release)"
 cargo build --release -p skillup-realtime -p skillupctl
@@ -40,16 +47,20 @@ wait_for_port 127.0.0.1 5101 skillup-realtime
 run_bench skillup-realtime http://127.0.0.1:5101 "$ours" bench-rt:
 kill "$ours"; wait "$ours" 2>/dev/null || true
 
-log "peer: express + socket.io on :5102 (copied to .run/peer-express)"
-rm -rf .run/peer-express && mkdir -p .run/peer-express
-cp -r "$ROOT/../shared/peers/express/." .run/peer-express/
-chmod -R u+w .run/peer-express
-bash -c 'cd .run/peer-express && PORT=5102 REDIS_KEY_PREFIX=bench-peer: exec ./run.sh' >.run/bench/peer.log 2>&1 &
-pids+=($!); peer=$!
-for _ in $(seq 1 600); do tcp_open 127.0.0.1 5102 && break; sleep 0.2; done
-wait_for_port 127.0.0.1 5102 "express peer"
-run_bench express-peer http://127.0.0.1:5102 "$peer" bench-peer:
-kill "$peer"; wait "$peer" 2>/dev/null || true
+results=(.run/bench/realtime-skillup-realtime.json)
+if [ -n "$have_peer" ]; then
+  log "peer: express + socket.io on :5102 (copied to .run/peer-express)"
+  rm -rf .run/peer-express && mkdir -p .run/peer-express
+  cp -r "$PEER_DIR/." .run/peer-express/
+  chmod -R u+w .run/peer-express
+  bash -c 'cd .run/peer-express && PORT=5102 REDIS_KEY_PREFIX=bench-peer: exec ./run.sh' >.run/bench/peer.log 2>&1 &
+  pids+=($!); peer=$!
+  for _ in $(seq 1 600); do tcp_open 127.0.0.1 5102 && break; sleep 0.2; done
+  wait_for_port 127.0.0.1 5102 "express peer"
+  run_bench express-peer http://127.0.0.1:5102 "$peer" bench-peer:
+  kill "$peer"; wait "$peer" 2>/dev/null || true
+  results+=(.run/bench/realtime-express-peer.json)
+fi
 
 node -e '
 const [a, b] = process.argv.slice(1).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")));
@@ -57,6 +68,14 @@ const row = (r) => [r.label, r.connections_held, r.events_sent, r.events_deliver
   r.latency_ms.p50, r.latency_ms.p95, r.latency_ms.p99, r.latency_ms.max, r.server_rss_per_socket_kb, r.server_cpu_percent_of_a_core].join(" | ");
 console.log("\n| node | sockets | sent | delivered | lost | delivered/s | p50 ms | p95 ms | p99 ms | max ms | RSS KB/socket | CPU % of a core |");
 console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
-console.log("| " + row(a) + " |"); console.log("| " + row(b) + " |");
+console.log("| " + row(a) + " |");
+if (!b) {
+  console.log("| express-peer | absent: not measured | | | | | | | | | | |");
+  console.log("\nno ours/peer ratios: the reference peer was absent");
+  process.exit(0);
+}
+console.log("| " + row(b) + " |");
 console.log(`\np99 ours/peer: ${(a.latency_ms.p99 / b.latency_ms.p99).toFixed(2)}  CPU ours/peer: ${(a.server_cpu_percent_of_a_core / b.server_cpu_percent_of_a_core).toFixed(2)}  RSS/socket ours/peer: ${(a.server_rss_per_socket_kb / b.server_rss_per_socket_kb).toFixed(2)}`);
-' .run/bench/realtime-skillup-realtime.json .run/bench/realtime-express-peer.json
+' "${results[@]}"
+[ -n "$have_peer" ] || warn "the reference peer was absent ($PEER_DIR): only ours was measured"
+

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fault campaign: runs the whole system on a private Postgres and Redis (loopback
-# only), drives a realistic mixed load against it (scripts/chaos/load.mjs: course
+# only), drives a realistic mixed load against it (tests/chaos/load.mjs: course
 # reads, enrollments, progress writes, Socket.IO clients on two realtime nodes),
 # and meanwhile injects, in turn and with a quiet recovery period between them:
 #
@@ -9,7 +9,7 @@
 #   postgres     pg_ctl stop -m fast, start again
 #   realtime     kill -9 the second realtime node, restart it
 #
-# Then, once the invalidator's backlog is empty, scripts/chaos/check.mjs checks that
+# Then, once the invalidator's backlog is empty, tests/chaos/check.mjs checks that
 # no acknowledged write is lost, that 503s (and nothing else of 5xx) happen only in
 # the outage windows, that no cached read is stale, that every socket got every
 # progress event published while Redis was up, and measures recovery per fault. It
@@ -62,7 +62,7 @@ if [ -z "${CHAOS_INNER:-}" ]; then
     apt_install postgresql
   fi
   command -v redis-server >/dev/null 2>&1 || apt_install redis-server
-  ensure_npm_deps "$ROOT/scripts/chaos"
+  ensure_npm_deps "$ROOT/tests/chaos"
   log "building the binaries (release)"
   cargo build --release --bins
   hard="${CHAOS_HARD_TIMEOUT:-$((CHAOS_DURATION + 300))}"
@@ -231,7 +231,7 @@ done
 
 # ---- load --------------------------------------------------------------------------
 log "starting the load (${CHAOS_RATE:-120} req/s at most)"
-node scripts/chaos/load.mjs --db "$RUN/db.json" --tokens "$RUN/tokens.tsv" \
+node tests/chaos/load.mjs --db "$RUN/db.json" --tokens "$RUN/tokens.tsv" \
   --api "http://127.0.0.1:$API_PORT" --realtime "http://127.0.0.1:$RT1_PORT,http://127.0.0.1:$RT2_PORT" \
   --out "$RUN" --rate "${CHAOS_RATE:-120}" --max-requests "${CHAOS_MAX_REQUESTS:-100000}" \
   --max-seconds $((CHAOS_DURATION + 120)) 2>"$RUN/logs/load.log" &
@@ -337,7 +337,7 @@ load_pid=""
 all_alive api inv rt1 rt2 redis
 
 log "checking (after quiescence)"
-node scripts/chaos/check.mjs --run "$RUN" --api "http://127.0.0.1:$API_PORT" \
+node tests/chaos/check.mjs --run "$RUN" --api "http://127.0.0.1:$API_PORT" \
   --invalidator "http://127.0.0.1:$INV_PORT" --redis-port "$REDIS_PORT" --prefix "$REDIS_KEY_PREFIX" \
   --database-url "$DATABASE_URL" --grace-ms "${CHAOS_GRACE_MS:-5000}" --campaign-start "$campaign_start" \
   --config "{\"duration_s\":$CHAOS_DURATION,\"rounds\":$rounds,\"outage_s\":$OUTAGE,\"quiet_s\":$QUIET,\"rate\":${CHAOS_RATE:-120},\"long\":${long:-0}}"

@@ -2,20 +2,25 @@
 # A local 3-primary Redis Cluster for development and tests: redis-server
 # --cluster-enabled yes on loopback, no replicas, no persistence, files under
 # .run/redis-cluster/<port>. Each node also uses port+10000 (the cluster bus).
+# It is the project's one cluster fixture: the test kit's RedisCluster runs it
+# too (with `run`, on free ports and a temp dir of its own).
 #
 #   scripts/redis-cluster.sh start   # start (or find running) and print the URL
 #   scripts/redis-cluster.sh url     # print the URL REDIS_URL / TEST_REDIS_URL take
 #   scripts/redis-cluster.sh stop    # stop the nodes and remove their files
 #   scripts/redis-cluster.sh status  # exit 0 if every node says cluster_state:ok
+#   scripts/redis-cluster.sh run     # start a new cluster, print the URL, keep it
+#                                    # until stdin closes (or a signal), then stop
 #
-# REDIS_CLUSTER_PORTS (default "7001 7002 7003") picks the ports. The URL is
-# fred's cluster form: redis-cluster://127.0.0.1:7001?node=127.0.0.1:7002&node=...
+# REDIS_CLUSTER_PORTS (default "7001 7002 7003") picks the ports, REDIS_CLUSTER_DIR
+# (default .run/redis-cluster) where the nodes' files go. The URL is fred's
+# cluster form: redis-cluster://127.0.0.1:7001?node=127.0.0.1:7002&node=...
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 
 read -r -a ports <<<"${REDIS_CLUSTER_PORTS:-7001 7002 7003}"
 [ "${#ports[@]}" -ge 3 ] || die "REDIS_CLUSTER_PORTS needs at least 3 ports (a cluster needs 3 primaries)"
-dir="$ROOT/.run/redis-cluster"
+dir="${REDIS_CLUSTER_DIR:-$ROOT/.run/redis-cluster}"
 
 cluster_url() {
   local url="redis-cluster://127.0.0.1:${ports[0]}" sep="?" port
@@ -59,7 +64,7 @@ start() {
   done
   log "creating the cluster: ${nodes[*]}"
   redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$dir/create.log" 2>&1 \
-    || die "redis-cli --cluster create failed; see $dir/create.log"
+    || { cat "$dir/create.log" >&2; die "redis-cli --cluster create failed; see $dir/create.log"; }
   local i
   for i in $(seq 1 300); do
     all_ok && break
@@ -71,15 +76,17 @@ start() {
 }
 
 stop() {
-  local port pid
+  local port pid state
   for port in "${ports[@]}"; do
     [ -f "$dir/$port/redis.pid" ] || continue
     pid=$(cat "$dir/$port/redis.pid")
     # Only a redis-server: a stale pid file may name a reused pid.
     [ "$(ps -p "$pid" -o comm= 2>/dev/null || true)" = redis-server ] || continue
     kill "$pid"
+    # Gone, or a zombie (a daemon's parent may reap it late): it serves no more.
     for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
+      state=$(ps -p "$pid" -o stat= 2>/dev/null || true)
+      { [ -z "$state" ] || [[ "$state" == Z* ]]; } && break
       sleep 0.1
     done
   done
@@ -87,10 +94,25 @@ stop() {
   log "Redis Cluster stopped"
 }
 
+# A cluster that lives as long as whoever holds our stdin: the test kit keeps the
+# pipe open while its test binary runs, and the kernel closes it when that process
+# ends, however it ends. The nodes are daemons, so they are stopped here.
+run() {
+  local port
+  for port in "${ports[@]}"; do
+    tcp_open 127.0.0.1 "$port" && die "port $port is taken: run starts a cluster of its own"
+  done
+  trap stop EXIT
+  trap 'exit 1' INT TERM HUP
+  start
+  cat >/dev/null
+}
+
 case "${1:-}" in
   start) start ;;
+  run) run ;;
   stop) stop ;;
   url) cluster_url ;;
   status) all_ok ;;
-  *) die "usage: $0 start|stop|url|status" ;;
+  *) die "usage: $0 start|stop|url|status|run" ;;
 esac

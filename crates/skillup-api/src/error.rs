@@ -41,6 +41,10 @@ pub enum ApiError {
         crate::json::MAX_BODY_BYTES
     )]
     PayloadTooLarge,
+    /// A route that takes a JSON body got one without `Content-Type:
+    /// application/json` (415); see [`crate::json::JsonBody`].
+    #[error("the request body must be JSON sent with Content-Type: application/json{0}")]
+    UnsupportedMediaType(&'static str),
     /// A dependency the request cannot do without is down (503), e.g. Redis for the
     /// revocation check of a write.
     #[error("{0}")]
@@ -66,6 +70,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::ServiceUnavailable(_) => "service_unavailable",
             Self::Database(e) if e.is_unavailable() => "service_unavailable",
@@ -145,6 +150,7 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,

@@ -1,16 +1,23 @@
-//! JSON request bodies: at most [`MAX_BODY_BYTES`] (else 413), parsed strictly,
-//! and every failure a 400 that names the offending field.
+//! JSON request bodies: sent as `Content-Type: application/json` (else 415), at
+//! most [`MAX_BODY_BYTES`] (else 413), parsed strictly, and every failure a 400
+//! that names the offending field.
 //!
-//! actix's own `web::Json` reports serde's message without the field path and
-//! checks the content type; this extractor uses `serde_path_to_error`, so
-//! `{"price_cents":"ten"}` answers "`price_cents`: invalid type: string …". The
-//! content type is not checked: a body that parses as the expected JSON is accepted.
+//! actix's own `web::Json` reports serde's message without the field path; this
+//! extractor uses `serde_path_to_error`, so `{"price_cents":"ten"}` answers
+//! "`price_cents`: invalid type: string …".
+//!
+//! The content type is checked before the body is read. A body sent as
+//! `text/plain`, `application/x-www-form-urlencoded` or `multipart/form-data` is
+//! what a cross-site page can make a browser send without a CORS preflight;
+//! refusing anything but `application/json` means such a request never reaches
+//! a handler, whatever it carries.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{FromRequest, HttpRequest, web};
 use serde::de::{Deserialize, DeserializeOwned, Deserializer};
 
@@ -28,6 +35,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if let Err(refused) = require_json_content_type(req) {
+            return Box::pin(std::future::ready(Err(refused)));
+        }
         // Reads at most the limit set by `web::PayloadConfig` (see startup).
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
@@ -40,6 +50,23 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             })?;
             parse(&bytes).map(JsonBody)
         })
+    }
+}
+
+/// `Ok` when the request says `Content-Type: application/json` (any case, any
+/// parameters such as `charset=utf-8`); else the 415.
+fn require_json_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+    let Some(value) = req.headers().get(CONTENT_TYPE) else {
+        return Err(ApiError::UnsupportedMediaType(" (none was sent)"));
+    };
+    let essence = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split(';').next())
+        .map(str::trim);
+    match essence {
+        Some(mime) if mime.eq_ignore_ascii_case("application/json") => Ok(()),
+        _ => Err(ApiError::UnsupportedMediaType("")),
     }
 }
 

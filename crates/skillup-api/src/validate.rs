@@ -8,6 +8,8 @@
 //! `duration_seconds` 0–604 800 (one week); slugs 3–80 characters of `a-z`, `0-9`
 //! and single inner hyphens.
 
+use serde::Deserialize;
+
 use crate::error::ApiError;
 
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -17,24 +19,69 @@ pub const MAX_POSITION: i32 = 1_000_000;
 pub const MAX_DURATION_SECONDS: i32 = 7 * 24 * 3600;
 pub const SLUG_CHARS: std::ops::RangeInclusive<usize> = 3..=80;
 
-/// A trimmed, non-empty, single-line title.
-pub fn title<'a>(field: &str, raw: &'a str) -> Result<&'a str, ApiError> {
-    let t = raw.trim();
-    if t.is_empty() {
-        return Err(ApiError::bad_request(format!("{field} must not be empty")));
+/// The title of a course, module or lesson: trimmed, 1–[`MAX_TITLE_CHARS`]
+/// characters, one line with no control characters.
+///
+/// Bodies take it as a field type, so a handler only ever holds a valid title:
+/// it is checked while the body is parsed, and a failure is the body's 400
+/// naming the field (`invalid JSON body at `title`: …`). Its OpenAPI schema
+/// states the same rule once, as the `Title` component every body refers to.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Title(String);
+
+/// JSON Schema's form of the title rule (ECMA-262 regex): no C0, DEL or C1
+/// control character anywhere, and at least one character that is neither
+/// whitespace nor control, so the trimmed title is not empty. (`maxLength`
+/// counts the untrimmed string, so it may refuse a padded title the API accepts.)
+const TITLE_PATTERN: &str =
+    r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+
+impl Title {
+    /// Trims `raw` and checks the rule; the error says which part failed.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let t = raw.trim();
+        if t.is_empty() {
+            return Err("must not be empty".to_owned());
+        }
+        if t.chars().count() > MAX_TITLE_CHARS {
+            return Err(format!("must be at most {MAX_TITLE_CHARS} characters"));
+        }
+        if t.chars().any(char::is_control) {
+            return Err("must not contain control characters".to_owned());
+        }
+        Ok(Self(t.to_owned()))
     }
-    if t.chars().count() > MAX_TITLE_CHARS {
-        return Err(ApiError::bad_request(format!(
-            "{field} must be at most {MAX_TITLE_CHARS} characters"
-        )));
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
-    if t.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(format!(
-            "{field} must not contain control characters"
-        )));
-    }
-    Ok(t)
 }
+
+impl TryFrom<String> for Title {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw)
+    }
+}
+
+impl utoipa::PartialSchema for Title {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX_TITLE_CHARS))
+            .pattern(Some(TITLE_PATTERN))
+            .description(Some(
+                "A title: trimmed, 1–200 characters, no control characters.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Title {}
 
 pub fn description(raw: &str) -> Result<&str, ApiError> {
     if raw.chars().count() > MAX_DESCRIPTION_CHARS {
@@ -117,6 +164,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn titles_are_checked_while_the_body_is_parsed() {
+        let title: Title = serde_json::from_str(r#"" Intro ""#).unwrap();
+        assert_eq!(title.as_str(), "Intro");
+        let err = serde_json::from_str::<Title>(r#""\t""#).unwrap_err();
+        assert!(err.to_string().contains("must not be empty"), "{err}");
+    }
+
+    #[test]
     fn slugs() {
         for good in ["abc", "rust-101", "a1-b2-c3", &"a".repeat(80)] {
             assert!(slug(good).is_ok(), "{good}");
@@ -152,11 +207,11 @@ mod tests {
 
     #[test]
     fn titles_and_descriptions() {
-        assert_eq!(title("title", "  Hi  ").unwrap(), "Hi");
-        assert!(title("title", "   ").is_err());
-        assert!(title("title", "a\u{0}b").is_err());
-        assert!(title("title", &"é".repeat(200)).is_ok());
-        assert!(title("title", &"é".repeat(201)).is_err());
+        assert_eq!(Title::parse("  Hi  ").unwrap().as_str(), "Hi");
+        assert!(Title::parse("   ").is_err());
+        assert!(Title::parse("a\u{0}b").is_err());
+        assert!(Title::parse(&"é".repeat(200)).is_ok());
+        assert!(Title::parse(&"é".repeat(201)).is_err());
         assert!(description("line\nline\ttab").is_ok());
         assert!(description("nul\u{0}").is_err());
         assert!(price_cents(-1).is_err());

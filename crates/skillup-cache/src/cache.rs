@@ -167,7 +167,8 @@ impl Cache {
         &self.inner.keys
     }
 
-    /// `REDIS_DEFAULT_TTL`
+    /// `REDIS_DEFAULT_TTL`: for a kind of entry without a TTL variable of its
+    /// own. No kind cached today uses it (see `RedisConfig::default_ttl`).
     pub fn default_ttl(&self) -> Duration {
         self.inner.default_ttl
     }

@@ -18,7 +18,9 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::invalidate::{after_write, course_and_users};
 use crate::json::{JsonBody, present};
+use crate::openapi::responses::{BodyRefused, NotOwner, Unauthorized, WriteUnavailable};
 use crate::state::AppState;
+use crate::validate::Title;
 use crate::{params, validate};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -36,13 +38,7 @@ const DERIVED_SLUG_ATTEMPTS: usize = 4;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCourseInput {
-    /// 1–200 characters (trimmed).
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
-    )]
-    pub title: String,
+    pub title: Title,
     /// At most 20 000 characters; default empty.
     #[schema(
         max_length = 20000,
@@ -66,14 +62,9 @@ pub struct NewCourseInput {
 #[schema(min_properties = 1)]
 #[serde(deny_unknown_fields)]
 pub struct CoursePatch {
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
-        nullable = false
-    )]
+    #[schema(nullable = false)]
     #[serde(default, deserialize_with = "present")]
-    pub title: Option<String>,
+    pub title: Option<Title>,
     #[schema(
         max_length = 20000,
         pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$",
@@ -115,11 +106,11 @@ async fn fresh_detail(state: &AppState, id: CourseId) -> Result<CourseDetail, Ap
     responses(
         (status = 201, description = "Created (unpublished); `Location` names it", body = CourseDetail),
         (status = 400, description = "Invalid body (the message names the field)", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "Students may not create courses", body = ErrorBody),
         (status = 409, description = "The slug is taken", body = ErrorBody),
-        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
-        (status = 503, description = "Postgres down, or Redis down (revocation cannot be checked)", body = ErrorBody)))]
+        BodyRefused,
+        WriteUnavailable))]
 #[post("/api/courses")]
 pub async fn create_course(
     user: AuthUser,
@@ -132,7 +123,7 @@ pub async fn create_course(
         ));
     }
     let input = body.0;
-    let title = validate::title("title", &input.title)?;
+    let title = input.title.as_str();
     let description = validate::description(&input.description)?;
     let price_cents = validate::price_cents(input.price_cents)?;
     let given = input.slug.as_deref().map(validate::slug).transpose()?;
@@ -191,11 +182,11 @@ pub async fn create_course(
     responses(
         (status = 200, description = "The course after the change", body = CourseDetail),
         (status = 400, description = "Malformed id, invalid or empty body", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 403, description = "Not the course's instructor or an admin", body = ErrorBody),
+        Unauthorized,
+        NotOwner,
         (status = 404, description = "No such course (or a draft the caller may not see)", body = ErrorBody),
-        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
-        (status = 503, description = "Postgres down, or Redis down (revocation cannot be checked)", body = ErrorBody)))]
+        BodyRefused,
+        WriteUnavailable))]
 #[patch("/api/courses/{id}")]
 pub async fn update_course(
     user: AuthUser,
@@ -206,11 +197,7 @@ pub async fn update_course(
     let id = params::course_id(&path)?;
     let patch = body.0;
     let changes = CourseChanges {
-        title: patch
-            .title
-            .as_deref()
-            .map(|t| validate::title("title", t))
-            .transpose()?,
+        title: patch.title.as_ref().map(Title::as_str),
         description: patch
             .description
             .as_deref()
@@ -252,10 +239,10 @@ pub async fn update_course(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 403, description = "Not the course's instructor or an admin", body = ErrorBody),
+        Unauthorized,
+        NotOwner,
         (status = 404, description = "No such course (or a draft the caller may not see)", body = ErrorBody),
-        (status = 503, description = "Postgres down, or Redis down (revocation cannot be checked)", body = ErrorBody)))]
+        WriteUnavailable))]
 #[delete("/api/courses/{id}")]
 pub async fn delete_course(
     user: AuthUser,

@@ -1,6 +1,8 @@
 //! Course reads: `GET /api/courses` and `GET /api/courses/{id}`, served through
 //! the cache as pre-serialized JSON.
 
+use std::sync::{Arc, OnceLock};
+
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use skillup_db::courses;
 use skillup_db::models::{CourseDetail, CoursePage};
@@ -72,11 +74,23 @@ pub async fn get_course(
     let id = params::course_id(&path)?;
     let key = state.cache.keys().course(id);
     let db = state.db.clone();
+    // A draft the loader read is kept here for `draft`, which would otherwise
+    // read it again. Empty when the answer came from the cache, when the course
+    // does not exist, or when this request joined another request's load.
+    let unpublished = Arc::new(OnceLock::new());
+    let loaded = Arc::clone(&unpublished);
     let lookup = state
         .cache
         .get_or_load(&key, state.cache.course_ttl(), move || async move {
             let detail = courses::detail(&db, id).await?;
-            Ok::<_, skillup_db::DbError>(detail.filter(|d| d.published).map(|d| to_json(&d)))
+            Ok::<_, skillup_db::DbError>(match detail {
+                Some(d) if d.published => Some(to_json(&d)),
+                Some(d) => {
+                    let _ = loaded.set(d);
+                    None
+                }
+                None => None,
+            })
         })
         .await?;
     if let Some(body) = lookup.value {
@@ -84,14 +98,16 @@ pub async fn get_course(
     }
     // Boxed: the draft path's database futures would otherwise make every
     // request's handler future (moved on each poll setup) as big as theirs.
-    Box::pin(draft(auth, id, &state, lookup.status)).await
+    Box::pin(draft(auth, id, unpublished.get(), &state, lookup.status)).await
 }
 
 /// A course that is not published (or does not exist): shown to its instructor
-/// and to admins, 404 to everyone else.
+/// and to admins, 404 to everyone else. `loaded` is the detail this request's
+/// loader read, if it ran; otherwise it is read here.
 async fn draft(
     auth: OptionalSession,
     id: skillup_common::CourseId,
+    loaded: Option<&CourseDetail>,
     state: &AppState,
     status: skillup_cache::CacheStatus,
 ) -> Result<HttpResponse, ApiError> {
@@ -99,15 +115,22 @@ async fn draft(
     let Some(session) = auth.0 else {
         return Err(not_found());
     };
-    // Only a caller who may see drafts pays for the profile and detail reads.
+    // Only a caller who may see drafts pays for the profile (and detail) reads.
     let Some(profile) = profiles::get(&state.db, session.user_id()).await? else {
         return Err(not_found());
     };
-    let detail = courses::detail(&state.db, id)
-        .await?
-        .ok_or_else(not_found)?;
+    let read;
+    let detail = match loaded {
+        Some(detail) => detail,
+        None => {
+            read = courses::detail(&state.db, id)
+                .await?
+                .ok_or_else(not_found)?;
+            &read
+        }
+    };
     if profile.role == Role::Admin || detail.instructor.id == profile.id {
-        Ok(json_bytes(to_json(&detail), status))
+        Ok(json_bytes(to_json(detail), status))
     } else {
         Err(not_found())
     }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::invalidate::after_write;
+use crate::openapi::responses::{Unauthorized, WriteUnavailable};
 use crate::params;
 use crate::state::AppState;
 
@@ -32,10 +33,10 @@ pub struct Enrollment {
     responses(
         (status = 201, description = "Enrolled", body = Enrollment),
         (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        Unauthorized,
         (status = 404, description = "No such course, or it is unpublished", body = ErrorBody),
         (status = 409, description = "Already enrolled", body = ErrorBody),
-        (status = 503, description = "Postgres down, or Redis down (revocation cannot be checked)", body = ErrorBody)))]
+        WriteUnavailable))]
 #[post("/api/courses/{id}/enroll")]
 pub async fn enroll(
     user: AuthUser,
@@ -76,9 +77,9 @@ pub async fn enroll(
     responses(
         (status = 204, description = "Unenrolled"),
         (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        Unauthorized,
         (status = 404, description = "Not enrolled in this course (or no such course)", body = ErrorBody),
-        (status = 503, description = "Postgres down, or Redis down (revocation cannot be checked)", body = ErrorBody)))]
+        WriteUnavailable))]
 #[delete("/api/courses/{id}/enroll")]
 pub async fn unenroll(
     user: AuthUser,

@@ -7,6 +7,7 @@ use skillup_db::profiles::{self, Me};
 use crate::auth::Session;
 use crate::cached::{json_bytes, to_json};
 use crate::error::{ApiError, ErrorBody};
+use crate::openapi::responses::Unauthorized;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -21,7 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     responses(
         (status = 200, description = "Profile and enrollments; `X-Cache` says HIT, MISS or BYPASS", body = Me,
             headers(("x-cache" = String, description = "HIT | MISS | BYPASS"))),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        Unauthorized,
         (status = 503, description = "Postgres down and the snapshot not cached", body = ErrorBody)))]
 #[get("/api/me")]
 pub async fn me(session: Session, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -11,6 +11,7 @@
 use actix_web::{HttpResponse, get, put, web};
 use chrono::Utc;
 use serde::Deserialize;
+use skillup_cache::CacheStatus;
 use skillup_common::{CourseId, UserId};
 use skillup_db::progress::{self, CourseProgress};
 use skillup_events::{ProgressEvent, ProgressUpdate};
@@ -18,9 +19,11 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use crate::auth::{AuthUser, Session};
+use crate::cached::{json_bytes, to_json};
 use crate::error::{ApiError, ErrorBody};
 use crate::invalidate::after_write;
 use crate::json::JsonBody;
+use crate::openapi::responses::{BodyRefused, Unauthorized, WriteUnavailable};
 use crate::params;
 use crate::state::AppState;
 
@@ -60,11 +63,11 @@ async fn require_enrolled(
     responses(
         (status = 200, description = "The progress now; its `progress:updated` event is published once the change committed", body = ProgressUpdate),
         (status = 400, description = "Malformed id or body", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "Not enrolled in the course", body = ErrorBody),
         (status = 404, description = "No such course, or the lesson is not in it", body = ErrorBody),
-        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
-        (status = 503, description = "Postgres down, or Redis down (revocation cannot be checked)", body = ErrorBody)))]
+        BodyRefused,
+        WriteUnavailable))]
 #[put("/api/courses/{id}/lessons/{lesson_id}/progress")]
 pub async fn put_progress(
     user: AuthUser,
@@ -108,14 +111,23 @@ pub async fn put_progress(
     Ok(HttpResponse::Ok().json(update))
 }
 
-/// The caller's progress in a course.
+/// The caller's progress in a course, read from Postgres on every request and
+/// answered with `X-Cache: BYPASS`.
+///
+/// It is not cached: the answer is one user's in one course, read by that user
+/// right after their own writes, and a cached copy would need invalidating on
+/// every progress write and on every lesson change of the course, for a read
+/// that costs two indexed queries. (The `/api/me` snapshot, which does carry
+/// progress, is cached as `user:{id}`.) `BYPASS` keeps the contract that every
+/// course and user read says where its answer came from.
 #[utoipa::path(get, path = "/api/courses/{id}/progress", tag = "progress",
     security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Course id")),
     responses(
-        (status = 200, description = "Completed lessons in course order", body = CourseProgress),
+        (status = 200, description = "Completed lessons in course order; never cached (`X-Cache: BYPASS`)", body = CourseProgress,
+            headers(("x-cache" = String, description = "BYPASS: read from Postgres on every request"))),
         (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "Not enrolled in the course", body = ErrorBody),
         (status = 404, description = "No such course", body = ErrorBody),
         (status = 503, description = "Postgres down", body = ErrorBody)))]
@@ -130,5 +142,5 @@ pub async fn get_progress(
     require_enrolled(&mut tx, session.user_id(), course).await?;
     let answer = progress::course_progress(&mut tx, session.user_id(), course).await?;
     tx.commit().await?;
-    Ok(HttpResponse::Ok().json(answer))
+    Ok(json_bytes(to_json(&answer), CacheStatus::Bypass))
 }

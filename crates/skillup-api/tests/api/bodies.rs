@@ -31,6 +31,52 @@ async fn bodies_over_1_mib_are_413() {
     );
 }
 
+/// A JSON body sent as anything but `application/json` is a 415 before it is
+/// read: the content types a cross-site page can make a browser send without a
+/// preflight, and none at all.
+#[tokio::test]
+async fn bodies_without_the_json_content_type_are_415() {
+    let app = spawn_app().await;
+    let owner = instructor(1);
+    let body = r#"{"title":"Sent as JSON text"}"#;
+    for content_type in [
+        Some("text/plain"),
+        Some("text/plain;charset=UTF-8"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("application/jsonp"),
+        Some(""),
+        None,
+    ] {
+        let mut req = app
+            .client
+            .post(format!("{}/api/courses", app.address))
+            .bearer_auth(&owner)
+            .body(body);
+        if let Some(content_type) = content_type {
+            req = req.header("content-type", content_type);
+        }
+        let res = req.send().await.expect("request sent");
+        let message = refused(res, 415, "unsupported_media_type").await;
+        assert!(
+            message.contains("application/json"),
+            "{content_type:?}: {message}"
+        );
+    }
+    for content_type in ["application/json; charset=utf-8", "Application/JSON"] {
+        let res = app
+            .client
+            .post(format!("{}/api/courses", app.address))
+            .bearer_auth(&owner)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(res.status(), 201, "{content_type}");
+    }
+}
+
 /// Bodies no handler should choke on.
 fn hostile_bodies() -> Vec<Vec<u8>> {
     let mut bodies: Vec<Vec<u8>> = [

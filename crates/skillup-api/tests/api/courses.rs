@@ -258,3 +258,62 @@ async fn the_binary_counts_database_queries_and_reports_its_hit_ratio() {
         "counting statements does not print them at RUST_LOG=info: {printed:#?}"
     );
 }
+
+/// A draft shown to someone who may see it costs one read of its detail: the
+/// loader's, kept for the draft check, not a second one after it. Counted with
+/// the binary's `db_queries_total`, against the same draft's 404 to an
+/// anonymous caller (that detail read alone). A request that meets a new pool
+/// connection pays a few queries more (its type lookups), so each count is the
+/// least of a few tries.
+#[tokio::test]
+async fn a_draft_is_read_once_for_a_caller_who_may_see_it() {
+    let db = skillup_testkit::fresh_database().await;
+    seed::seed(&db.pool, 10, &|_| {}).await.expect("seed");
+    assert!(!seed::is_published(10), "course 10 is a draft");
+    let env = skillup_testkit::service_env(
+        &db,
+        &skillup_testkit::redis_url(),
+        &skillup_testkit::unique_prefix(),
+    );
+    let api = skillup_testkit::ServiceProcess::spawn(env!("CARGO_BIN_EXE_skillup-api"), &env);
+    let base = format!("http://127.0.0.1:{}", api.port);
+    let draft = format!("{base}/api/courses/{}", seed::course_id(10));
+    let http = reqwest::Client::new();
+    let queries = async || -> f64 {
+        let text = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        sample(&text, "db_queries_total").unwrap_or(0.0)
+    };
+    // The least number of queries one GET of the draft costs, and its status.
+    let cost = async |token: Option<String>| -> (f64, u16) {
+        let mut least = f64::MAX;
+        let mut status = 0;
+        for _ in 0..4 {
+            let before = queries().await;
+            let mut req = http.get(&draft);
+            if let Some(token) = &token {
+                req = req.bearer_auth(token);
+            }
+            status = req.send().await.unwrap().status().as_u16();
+            least = least.min(queries().await - before);
+        }
+        (least, status)
+    };
+
+    let (anonymous, status) = cost(None).await;
+    assert_eq!(status, 404);
+    let (shown, status) = cost(Some(crate::helpers::admin())).await;
+    assert_eq!(status, 200);
+
+    assert!(anonymous > 0.0, "the detail read runs queries");
+    assert!(
+        shown < 2.0 * anonymous,
+        "the detail is read once ({anonymous} queries), plus the profile: {shown} in all"
+    );
+}

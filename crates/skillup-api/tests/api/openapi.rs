@@ -91,3 +91,58 @@ async fn write_routes_are_documented_with_bearer_auth_and_errors() {
         "the course detail's auth is optional: {detail}"
     );
 }
+
+#[tokio::test]
+async fn every_operation_that_takes_a_body_documents_413_and_415() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let mut with_body = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if op.get("requestBody").is_none() {
+                continue;
+            }
+            with_body += 1;
+            assert!(
+                op["requestBody"]["content"]["application/json"].is_object(),
+                "{method} {path} takes application/json"
+            );
+            for status in ["413", "415"] {
+                assert!(
+                    op["responses"][status].is_object(),
+                    "{method} {path} documents {status}"
+                );
+            }
+        }
+    }
+    assert_eq!(with_body, 7, "the routes with a JSON body");
+}
+
+#[tokio::test]
+async fn every_title_field_states_the_title_rule() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let title = &schemas["Title"];
+    assert_eq!(title["type"], "string");
+    assert_eq!(title["minLength"], 1);
+    assert_eq!(title["maxLength"], 200);
+    let pattern = title["pattern"].as_str().expect("a pattern");
+    assert!(
+        pattern.contains(r"\x00-\x1f\x7f-\x9f") && pattern.contains(r"[^\s"),
+        "no control characters, not blank: {pattern}"
+    );
+    for body in [
+        "NewCourseInput",
+        "CoursePatch",
+        "NewModuleInput",
+        "ModulePatch",
+        "NewLessonInput",
+        "LessonPatch",
+    ] {
+        assert_eq!(
+            schemas[body]["properties"]["title"]["$ref"], "#/components/schemas/Title",
+            "{body}.title"
+        );
+    }
+}

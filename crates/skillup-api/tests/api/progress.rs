@@ -84,6 +84,29 @@ async fn put_and_get_progress_for_an_enrolled_user() {
 }
 
 #[tokio::test]
+async fn course_progress_is_never_cached_and_says_bypass() {
+    let app = spawn_app().await;
+    let (course, lessons) = app.published_course(2).await;
+    let (_, student) = new_user();
+    app.post_empty(&format!("/api/courses/{course}/enroll"), &student)
+        .await;
+    let path = format!("/api/courses/{course}/progress");
+    let first = app.get_as(&path, &student).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(x_cache(&first), "BYPASS");
+    app.put(
+        &progress_path(&course, &lessons[0]),
+        &student,
+        &json!({"completed": true}),
+    )
+    .await;
+    let second = app.get_as(&path, &student).await;
+    assert_eq!(x_cache(&second), "BYPASS");
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(body["completed_lessons"], 1, "read after the write");
+}
+
+#[tokio::test]
 async fn progress_shows_in_the_next_api_me() {
     let app = spawn_app().await;
     let (course, lessons) = app.published_course(2).await;

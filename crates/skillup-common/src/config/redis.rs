@@ -24,7 +24,12 @@ pub struct RedisConfig {
     pub url: SecretUrl,
     /// `REDIS_KEY_PREFIX` (default `skillup:`): prepended to every key and channel.
     pub key_prefix: String,
-    /// `REDIS_DEFAULT_TTL` (seconds, default 3600).
+    /// `REDIS_DEFAULT_TTL` (seconds, default 3600): the TTL of a kind of cached
+    /// entry that has no variable of its own. Every kind cached today has one
+    /// (`REDIS_COURSE_TTL`, `REDIS_USER_TTL`; a session revocation lives as long
+    /// as its token), so this governs no entry yet: it is parsed and checked
+    /// because the spec defines it, and a new kind of entry takes its TTL from
+    /// here (`Cache::default_ttl`) until it earns a variable of its own.
     pub default_ttl: Duration,
     /// `REDIS_COURSE_TTL` (seconds, default 3600): `course:*` and `courses:published:*`.
     pub course_ttl: Duration,

@@ -330,7 +330,9 @@ impl HubTask {
         if matches!(self.stream, Stream::Live) {
             match self.window.epoch() {
                 // Started without Postgres: the stream begins here for this node.
-                None => self.window.reset(offset.epoch, offset.seq.saturating_sub(1)),
+                None => self
+                    .window
+                    .reset(offset.epoch, offset.seq.saturating_sub(1)),
                 Some(epoch) if epoch != offset.epoch => self.new_epoch(offset),
                 Some(_) => {}
             }

@@ -1,10 +1,12 @@
-//! A three-primary Redis Cluster of one test binary's own.
+//! A three-primary Redis Cluster of one test binary's own, made by the project's
+//! one cluster fixture, `scripts/redis-cluster.sh`.
 
+use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
 
-use crate::ports::{free_port, wait_for_port};
+use crate::ports::free_port;
 
 /// The URL of the Redis Cluster tests share: `TEST_REDIS_CLUSTER_URL` when set (an
 /// existing cluster, e.g. `scripts/redis-cluster.sh url`), else a [`RedisCluster`]
@@ -27,19 +29,23 @@ pub fn redis_cluster_url() -> String {
         .clone()
 }
 
-/// A Redis Cluster of three primaries (`redis-server --cluster-enabled yes`, no
-/// replicas) on free loopback ports, each with its own temp dir, created with
-/// `redis-cli --cluster create` and ready (`cluster_state:ok` on every node) when
-/// [`RedisCluster::start`] returns. Killed and its files removed on drop.
+/// A Redis Cluster of three primaries (no replicas) on free loopback ports, ready
+/// (`cluster_state:ok` on every node) when [`RedisCluster::start`] returns.
+/// Stopped and its files removed on drop.
 ///
-/// Each server runs under a small shell that waits for its stdin, a pipe from
-/// this process, to close and then stops the server and removes its dir. Drop
-/// closes the pipes; so does the kernel when the test process exits, so a shared
-/// cluster kept in a static (never dropped) does not outlive the test binary.
+/// It is `scripts/redis-cluster.sh run`, the cluster developers and
+/// `scripts/test.sh` use, on ports and in a temp dir of its own: the script keeps
+/// the cluster while its stdin, a pipe from this process, stays open, then stops
+/// the nodes and removes their files. Drop closes the pipe; so does the kernel
+/// when the test process exits, so a shared cluster kept in a static (never
+/// dropped) does not outlive the test binary.
 pub struct RedisCluster {
     /// The client ports of the primaries.
     pub ports: Vec<u16>,
-    children: Vec<Child>,
+    url: String,
+    script: Child,
+    /// Closing it tells the script to stop the cluster.
+    stdin: Option<ChildStdin>,
 }
 
 impl RedisCluster {
@@ -47,94 +53,68 @@ impl RedisCluster {
     pub const PRIMARIES: usize = 3;
 
     pub fn start() -> Self {
-        let run = uuid::Uuid::new_v4().simple();
-        let mut cluster = Self {
-            ports: Vec::new(),
-            children: Vec::new(),
-        };
-        for _ in 0..Self::PRIMARIES {
+        let mut ports: Vec<u16> = Vec::new();
+        while ports.len() < Self::PRIMARIES {
             // The cluster bus listens on port + 10000: both must be free.
-            let port = loop {
-                let port = free_port();
-                if port < 55_535 && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
-                    break port;
-                }
-            };
-            let node_dir = std::env::temp_dir().join(format!("skillup-cluster-{run}-{port}"));
-            std::fs::create_dir_all(&node_dir).expect("create the node dir");
-            let script = "redis-server --port \"$1\" --bind 127.0.0.1 --cluster-enabled yes \
-                 --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
-                 --save '' --appendonly no --dir \"$2\" >\"$2/redis.log\" 2>&1 & pid=$!; \
-                 cat >/dev/null; kill \"$pid\"; wait \"$pid\"; rm -rf \"$2\"";
-            let child = Command::new("sh")
-                .args(["-c", script, "redis-cluster-node"])
-                .arg(port.to_string())
-                .arg(&node_dir)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("sh runs");
-            cluster.ports.push(port);
-            cluster.children.push(child);
+            let port = free_port();
+            if port < 55_535
+                && !ports.contains(&port)
+                && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok()
+            {
+                ports.push(port);
+            }
         }
-        for &port in &cluster.ports {
-            wait_for_port(port, "cluster node");
+        let dir =
+            std::env::temp_dir().join(format!("skillup-cluster-{}", uuid::Uuid::new_v4().simple()));
+        let port_list: Vec<String> = ports.iter().map(u16::to_string).collect();
+        let mut script = Command::new("bash")
+            .arg(script_path())
+            .arg("run")
+            .env("REDIS_CLUSTER_PORTS", port_list.join(" "))
+            .env("REDIS_CLUSTER_DIR", &dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("bash runs scripts/redis-cluster.sh");
+        let stdin = script.stdin.take();
+        let mut stderr = script.stderr.take().expect("piped stderr");
+        let mut url = String::new();
+        BufReader::new(script.stdout.take().expect("piped stdout"))
+            .read_line(&mut url)
+            .expect("read the cluster's URL");
+        if url.trim().is_empty() {
+            let mut log = String::new();
+            let _ = stderr.read_to_string(&mut log);
+            let _ = script.wait();
+            panic!("scripts/redis-cluster.sh run gave no URL:\n{log}");
         }
-        let nodes: Vec<String> = cluster
-            .ports
-            .iter()
-            .map(|p| format!("127.0.0.1:{p}"))
-            .collect();
-        let out = Command::new("redis-cli")
-            .args(["--cluster", "create"])
-            .args(&nodes)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .output()
-            .expect("redis-cli is installed (it comes with redis-server)");
-        assert!(
-            out.status.success(),
-            "redis-cli --cluster create failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !cluster.ports.iter().all(|&p| cluster_state_ok(p)) {
-            assert!(
-                Instant::now() < deadline,
-                "the cluster on {:?} never reached cluster_state:ok",
-                cluster.ports
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        // Its later log lines (the stop) must never block on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        Self {
+            ports,
+            url: url.trim().to_owned(),
+            script,
+            stdin,
         }
-        cluster
     }
 
     /// The fred URL of the cluster:
     /// `redis-cluster://127.0.0.1:{p1}?node=127.0.0.1:{p2}&node=127.0.0.1:{p3}`.
     pub fn url(&self) -> String {
-        let (first, rest) = self.ports.split_first().expect("a cluster has nodes");
-        let others: Vec<String> = rest.iter().map(|p| format!("node=127.0.0.1:{p}")).collect();
-        format!("redis-cluster://127.0.0.1:{first}?{}", others.join("&"))
+        self.url.clone()
     }
 }
 
 impl Drop for RedisCluster {
     fn drop(&mut self) {
-        for child in &mut self.children {
-            // Closing stdin makes the wrapper kill its server and exit.
-            drop(child.stdin.take());
-        }
-        for child in &mut self.children {
-            let _ = child.wait();
-        }
+        // Closing stdin makes the script stop the nodes and remove their files.
+        drop(self.stdin.take());
+        let _ = self.script.wait();
     }
 }
 
-/// Whether the node on `port` says `cluster_state:ok`.
-fn cluster_state_ok(port: u16) -> bool {
-    Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "cluster", "info"])
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok"))
+/// `scripts/redis-cluster.sh` of this workspace.
+fn script_path() -> PathBuf {
+    crate::deploy::workspace_root().join("scripts/redis-cluster.sh")
 }

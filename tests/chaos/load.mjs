@@ -1,7 +1,7 @@
 // The fault campaign's load (scripts/chaos.sh): a realistic mix of course reads,
 // enrollments and progress writes over HTTP, and Socket.IO clients (the official
 // socket.io-client) on every realtime node, each following courses. Everything is
-// recorded for scripts/chaos/check.mjs:
+// recorded for tests/chaos/check.mjs:
 //
 //   plan.json         who writes what, which socket follows which courses
 //   requests.ndjson   one line per request: t0/t1 (ms since epoch), status, X-Cache,
