@@ -211,6 +211,12 @@ start_api
 start_invalidator
 start_rt1
 start_rt2
+# The seed's records are drained (and their events published) before any socket
+# connects, so the campaign's sockets owe and receive only the load's events.
+for _ in $(seq 1 600); do
+  [ "$(curl -s --max-time 2 "http://127.0.0.1:$INV_PORT/health" | grep -o '"backlog":[0-9]*' | cut -d: -f2)" = 0 ] && break
+  sleep 0.1
+done
 
 # ---- what the load works on: published courses and lessons, students, tokens ------
 psql_json() { psql "$DATABASE_URL" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }

@@ -31,7 +31,7 @@ const READERS = Number(args.readers ?? 6);
 const OBSERVERS = Number(args.observers ?? 8);
 const OUT = args.out;
 const REQUEST_TIMEOUT_MS = 10_000;
-const DRAIN_MS = 2_000;
+const DRAIN_MS = 3_000;
 
 function parseArgs(list) {
   const out = {};
@@ -108,41 +108,70 @@ const socketsLog = fs.createWriteStream(path.join(OUT, "sockets.ndjson"));
 const logSocket = (obj) => socketsLog.write(JSON.stringify({ t: Date.now(), ...obj }) + "\n");
 
 // ---- sockets -------------------------------------------------------------------
+// The careful client of docs/api.md: `auth` is a callback, so every reconnection
+// carries a token and the offset to resume from; each room resumes from the
+// greatest offset received while it was live (offsets of one stream compare as
+// strings), and a subscription refused for a while (Postgres down) is retried
+// with the offset from when its course stopped being live, so nothing is owed
+// twice or lost between.
 const sockets = socketSpecs.map((spec) => {
+  const state = { spec, socket: null, ready: false, offset: undefined, resume: undefined, following: new Set(), courseResume: new Map() };
+  const auth = (cb) => {
+    const from = state.resume ?? state.offset;
+    cb(from ? { token: token(spec.user), offset: from } : { token: token(spec.user) });
+  };
   const socket = io(spec.url, {
-    auth: { token: token(spec.user) },
+    auth,
     transports: ["websocket"],
     reconnection: true,
     reconnectionDelay: 500,
     reconnectionDelayMax: 2000,
     timeout: 5000,
   });
-  const state = { spec, socket, ready: false };
+  state.socket = socket;
+  async function subscribe(course_id) {
+    const offset = state.courseResume.get(course_id) ?? state.offset;
+    let ack;
+    try {
+      ack = await socket.timeout(5000).emitWithAck("course:subscribe", offset ? { course_id, offset } : { course_id });
+    } catch (e) {
+      ack = { ok: false, error: `no ack: ${e.message}` };
+    }
+    if (ack?.ok) {
+      state.following.add(course_id);
+      state.courseResume.delete(course_id);
+      logSocket({ sock: spec.name, type: "subscribed", course_id, recovered: ack.recovered ?? null });
+    } else logSocket({ sock: spec.name, type: "subscribe_failed", course_id, ack });
+    return Boolean(ack?.ok);
+  }
   socket.on("connect", async () => {
+    state.resume = undefined;
     logSocket({ sock: spec.name, type: "connect", id: socket.id });
     const ok = [];
-    for (const course_id of spec.courses) {
-      let ack;
-      try {
-        ack = await socket.timeout(5000).emitWithAck("course:subscribe", { course_id });
-      } catch (e) {
-        ack = { ok: false, error: `no ack: ${e.message}` };
-      }
-      if (ack?.ok) ok.push(course_id);
-      else logSocket({ sock: spec.name, type: "subscribe_failed", course_id, ack });
-    }
+    for (const course_id of spec.courses) if (await subscribe(course_id)) ok.push(course_id);
     if (socket.connected) {
       state.ready = true;
       logSocket({ sock: spec.name, type: "ready", courses: ok });
     }
   });
+  // Subscriptions refused (Postgres down during a reconnect) are tried again.
+  setInterval(async () => {
+    if (!socket.connected || !state.ready) return;
+    for (const course_id of spec.courses) if (!state.following.has(course_id)) await subscribe(course_id);
+  }, 1000).unref();
   socket.on("disconnect", (reason) => {
     state.ready = false;
+    state.resume = state.offset;
+    for (const c of state.following) if (!state.courseResume.has(c)) state.courseResume.set(c, state.offset);
+    state.following.clear();
     logSocket({ sock: spec.name, type: "disconnect", reason });
   });
   socket.on("connect_error", (err) => logSocket({ sock: spec.name, type: "connect_error", message: err.message }));
-  for (const name of ["progress:updated", "course:updated", "resync"]) {
-    socket.on(name, (data) => logSocket({ sock: spec.name, type: "event", name, data }));
+  for (const name of ["progress:updated", "course:updated", "resync", "session:ended", "course:unsubscribed"]) {
+    socket.on(name, (data) => {
+      if (typeof data?.offset === "string" && (!state.offset || data.offset > state.offset)) state.offset = data.offset;
+      logSocket({ sock: spec.name, type: "event", name, data });
+    });
   }
   return state;
 });

@@ -6,7 +6,9 @@
 // Loads the page (the token is in PAGE_URL's query), waits for the course's
 // progress bar, prints {"type":"ready","percent":..}, waits until the bar shows a
 // different percentage (up to 15 s), saves a screenshot, and prints
-// {"type":"changed","percent":..} (or {"type":"timeout"}).
+// {"type":"changed","percent":..} (or {"type":"timeout"}); then waits (up to 15 s)
+// for the page to say the session ended (the test signs it out) and prints
+// {"type":"ended","status":"<the status line>"} (or {"type":"timeout"}).
 import { chromium } from "playwright-core";
 
 const [pageUrl, courseId, screenshot] = process.argv.slice(2);
@@ -38,6 +40,12 @@ try {
     print({ type: "changed", percent: Number(await bar.getAttribute("data-percent")) });
   } catch {
     await page.screenshot({ path: screenshot, fullPage: true });
+    print({ type: "timeout" });
+  }
+  try {
+    await page.waitForSelector('#status[data-state="ended"]', { timeout: 15000 });
+    print({ type: "ended", status: await page.locator("#status").textContent() });
+  } catch {
     print({ type: "timeout" });
   }
 } finally {

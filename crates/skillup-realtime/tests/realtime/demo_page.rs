@@ -18,7 +18,8 @@ async fn the_demo_page_moves_the_progress_bar_when_progress_is_marked() {
     let stack = stack(1, skillup_testkit::redis_url()).await;
     let student = seed::student_id(1);
     let (course, lesson) = student_course();
-    let url = format!("{}/?token={}", stack.nodes[0], stack.token(student));
+    let token = stack.token(student);
+    let url = format!("{}/?token={token}", stack.nodes[0]);
     let screenshot = artifacts().join("demo-page.png");
     let _ = std::fs::remove_file(&screenshot);
     let mut browser = tokio::process::Command::new("node")
@@ -48,8 +49,20 @@ async fn the_demo_page_moves_the_progress_bar_when_progress_is_marked() {
     let changed = next().await;
     assert_eq!(changed["type"], "changed", "{changed}");
     assert_eq!(
-        changed["percent"], answer["percent"],
+        changed["percent"].as_f64(),
+        answer["percent"].as_f64(),
         "the bar shows the new percentage"
     );
     assert!(screenshot.exists(), "a screenshot was taken");
+
+    // Signed out elsewhere: the page says so instead of going silently stale.
+    stack.revoke(&token).await;
+    let ended = next().await;
+    assert_eq!(ended["type"], "ended", "{ended}");
+    assert!(
+        ended["status"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("signed out")),
+        "{ended}"
+    );
 }
