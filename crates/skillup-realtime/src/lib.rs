@@ -9,7 +9,8 @@
 //! - [`config`]: `RealtimeConfig` from the environment.
 //! - [`sockets`]: handshake auth, rooms, `course:subscribe` / `course:unsubscribe`.
 //! - [`relay`]: the Redis subscriber, event validation and fan-out, `resync` after outages.
-//! - [`http`]: `/health`, `/metrics`, the demo page and its `/demo/me` data.
+//! - [`http`]: `/health`, `/metrics` and the demo page's `/demo/me` data; [`web`]: the
+//!   demo page and its Socket.IO client, built into the binary.
 //! - [`startup`]: [`Application`], which binds and runs a node.
 
 pub mod config;
@@ -18,6 +19,7 @@ pub mod relay;
 pub mod sockets;
 pub mod startup;
 pub mod state;
+pub mod web;
 
 pub use config::RealtimeConfig;
 pub use startup::Application;

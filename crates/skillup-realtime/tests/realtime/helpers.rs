@@ -39,11 +39,6 @@ pub async fn stack(nodes: usize, redis_url: String) -> Stack {
     tokio::spawn(api.run_until_stopped(std::future::pending()));
     let mut addrs = Vec::new();
     for _ in 0..nodes {
-        let mut env = env.clone();
-        env.insert(
-            "REALTIME_WEB_DIR".into(),
-            concat!(env!("CARGO_MANIFEST_DIR"), "/web").to_owned(),
-        );
         let node = Application::build(RealtimeConfig::from_env(&env).expect("realtime config"))
             .await
             .expect("realtime builds");

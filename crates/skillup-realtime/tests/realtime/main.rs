@@ -11,3 +11,4 @@ mod helpers;
 mod outages;
 mod shutdown;
 mod traces;
+mod web;
