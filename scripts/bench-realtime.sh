@@ -18,6 +18,7 @@ export JWT_SECRET="${JWT_SECRET:-bench-secret}"
 SOCKETS="${SOCKETS:-10000}"; RATE="${RATE:-10000}"; BENCH_SECONDS="${BENCH_SECONDS:-10}"
 ensure_cargo; ensure_postgres; ensure_redis; ensure_node
 ensure_npm_deps "$ROOT/crates/skillup-realtime/tests/js"
+ensure_web_deps   # skillup-realtime embeds the demo page's client
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 PEER_DIR="${PEER_DIR:-$ROOT/../shared/peers/express}"
 have_peer=1

@@ -63,6 +63,7 @@ if [ -z "${CHAOS_INNER:-}" ]; then
   fi
   command -v redis-server >/dev/null 2>&1 || apt_install redis-server
   ensure_npm_deps "$ROOT/tests/chaos"
+  ensure_web_deps   # skillup-realtime embeds the demo page's client
   log "building the binaries (release)"
   cargo build --release --bins
   hard="${CHAOS_HARD_TIMEOUT:-$((CHAOS_DURATION + 300))}"
@@ -108,7 +109,6 @@ export REDIS_KEY_PREFIX="chaos:"
 export JWT_SECRET="chaos-campaign-secret"
 export RUST_LOG="${RUST_LOG:-info}"
 export LOG_FORMAT=json
-export REALTIME_WEB_DIR="$ROOT/crates/skillup-realtime/web"
 
 now_ms() { date +%s%3N; }
 

@@ -17,8 +17,7 @@ export_defaults
 ensure_cargo
 ensure_postgres
 ensure_redis
-ensure_node
-ensure_npm_deps "$ROOT/crates/skillup-realtime/web"
+ensure_web_deps
 
 profile="${PROFILE:-debug}"
 log "building the binaries ($profile)"
@@ -55,6 +54,7 @@ wait_for_port 127.0.0.1 "$INVALIDATOR_PORT" "skillup-invalidator"
 
 REALTIME_PORT="${REALTIME_PORT:-5001}"
 log "starting skillup-realtime on :$REALTIME_PORT (log: .run/logs/realtime.log)"
+# The page from the working tree rather than the copy built in: edits show on reload.
 PORT="$REALTIME_PORT" REALTIME_WEB_DIR="$ROOT/crates/skillup-realtime/web" "$bin/skillup-realtime" >.run/logs/realtime.log 2>&1 &
 pids+=($!)
 wait_for_port 127.0.0.1 "$REALTIME_PORT" "skillup-realtime"

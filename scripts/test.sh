@@ -24,8 +24,7 @@ ensure_cargo
 ensure_postgres
 ensure_redis
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server   # outage tests run a private one
-ensure_node
-ensure_npm_deps "$ROOT/crates/skillup-realtime/web"        # the demo page's socket.io-client
+ensure_web_deps                                            # the demo page's socket.io-client, built in
 ensure_npm_deps "$ROOT/crates/skillup-realtime/tests/js"   # real clients: socket.io-client, playwright-core
 ensure_chromium
 

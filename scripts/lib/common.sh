@@ -122,6 +122,13 @@ ensure_npm_deps() {
   fi
 }
 
+# The demo page's socket.io-client (crates/skillup-realtime/web, from its lockfile),
+# which skillup-realtime's build embeds: building that crate fails without it.
+ensure_web_deps() {
+  ensure_node
+  ensure_npm_deps "$ROOT/crates/skillup-realtime/web"
+}
+
 # Debian's Chromium, driven headless by playwright-core in the demo page test.
 ensure_chromium() {
   [ -x /usr/bin/chromium ] || { log "Chromium is not installed: installing Debian's chromium"; apt_install chromium; }

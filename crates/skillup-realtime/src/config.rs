@@ -18,9 +18,10 @@ pub struct RealtimeConfig {
     pub sockets: SocketSettings,
     /// `REALTIME_REPLAY_SECS`, `REALTIME_REPLAY_MAX_EVENTS`: the replay window.
     pub replay: ReplayConfig,
-    /// `REALTIME_WEB_DIR` (default `crates/skillup-realtime/web`): the demo page and
-    /// its `node_modules/socket.io-client` (installed by the scripts).
-    pub web_dir: PathBuf,
+    /// `REALTIME_WEB_DIR` (unset: the copies built into the binary): a directory
+    /// to serve the demo page (`index.html`) and its
+    /// `node_modules/socket.io-client` from instead, e.g. while editing the page.
+    pub web_dir: Option<PathBuf>,
 }
 
 /// Backpressure and liveness of each socket.
@@ -63,10 +64,7 @@ impl RealtimeConfig {
                 )?),
             },
             replay: ReplayConfig::from_env(env)?,
-            web_dir: env.var("REALTIME_WEB_DIR").map_or_else(
-                || PathBuf::from("crates/skillup-realtime/web"),
-                PathBuf::from,
-            ),
+            web_dir: env.var("REALTIME_WEB_DIR").map(PathBuf::from),
         })
     }
 }

@@ -15,7 +15,8 @@
 //! - [`event`]: decoding Redis messages and stored events.
 //! - [`relay`]: the Redis subscriber, feeding the hub.
 //! - [`hub`]: the task that owns sockets, rights, the replay window and delivery.
-//! - [`http`]: `/health`, `/metrics`, the demo page and its `/demo/me` data.
+//! - [`http`]: `/health`, `/metrics` and the demo page's `/demo/me` data; [`web`]: the
+//!   demo page and its Socket.IO client, built into the binary.
 //! - [`startup`]: [`Application`], which binds and runs a node.
 
 pub mod config;
@@ -27,6 +28,7 @@ pub mod rights;
 pub mod sockets;
 pub mod startup;
 pub mod state;
+pub mod web;
 
 pub use config::RealtimeConfig;
 pub use startup::Application;

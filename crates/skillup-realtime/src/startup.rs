@@ -11,7 +11,6 @@ use skillup_common::auth::JwtKeys;
 use socketioxide::SocketIo;
 use socketioxide::handler::ConnectHandler;
 use tower::ServiceBuilder;
-use tower_http::services::ServeFile;
 use tower_http::trace::TraceLayer;
 
 use crate::config::RealtimeConfig;
@@ -73,7 +72,6 @@ impl Application {
             tracing::warn!("redis pub/sub not reachable yet; events will flow once it is");
         }
 
-        let web = &config.web_dir;
         let http_state = HttpState {
             app: state.clone(),
             io: io.clone(),
@@ -88,11 +86,7 @@ impl Application {
                 "/favicon.ico",
                 get(async || axum::http::StatusCode::NO_CONTENT),
             )
-            .route_service("/", ServeFile::new(web.join("index.html")))
-            .route_service(
-                "/vendor/socket.io.min.js",
-                ServeFile::new(web.join("node_modules/socket.io-client/dist/socket.io.min.js")),
-            )
+            .merge(crate::web::routes(config.web_dir.as_deref()))
             .with_state(http_state)
             .layer(
                 ServiceBuilder::new()

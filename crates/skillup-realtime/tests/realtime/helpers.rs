@@ -46,10 +46,6 @@ pub async fn stack_with(nodes: usize, redis_url: String, extra: &[(&str, &str)])
         .expect("outbox");
     let prefix = unique_prefix();
     let mut env = service_env(&db, &redis_url, &prefix);
-    env.insert(
-        "REALTIME_WEB_DIR".into(),
-        concat!(env!("CARGO_MANIFEST_DIR"), "/web").to_owned(),
-    );
     for (k, v) in extra {
         env.insert((*k).to_owned(), (*v).to_owned());
     }

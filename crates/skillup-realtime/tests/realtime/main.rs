@@ -12,3 +12,4 @@ mod replay;
 mod rights;
 mod shutdown;
 mod traces;
+mod web;

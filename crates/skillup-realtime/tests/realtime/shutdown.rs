@@ -29,10 +29,6 @@ async fn sigterm_closes_every_socket_from_the_server_and_exits_0() {
     let prefix = unique_prefix();
     let mut env = service_env(&db, &redis_url(), &prefix);
     env.insert("SHUTDOWN_GRACE_SECS".into(), GRACE_SECS.to_string());
-    env.insert(
-        "REALTIME_WEB_DIR".into(),
-        concat!(env!("CARGO_MANIFEST_DIR"), "/web").to_owned(),
-    );
     let mut node = ServiceProcess::spawn(env!("CARGO_BIN_EXE_skillup-realtime"), &env);
     let url = format!("http://127.0.0.1:{}", node.port);
 

@@ -27,10 +27,6 @@ async fn a_progress_write_is_one_trace_from_request_to_socket_delivery() {
     seed::seed(&db.pool, COURSES, &|_| {}).await.expect("seed");
     let mut env = service_env(&db, &redis_url(), &unique_prefix());
     env.insert("OTEL_EXPORTER_OTLP_ENDPOINT".into(), collector.endpoint());
-    env.insert(
-        "REALTIME_WEB_DIR".into(),
-        concat!(env!("CARGO_MANIFEST_DIR"), "/web").to_owned(),
-    );
     let mut realtime = ServiceProcess::spawn(env!("CARGO_BIN_EXE_skillup-realtime"), &env);
     let mut api = ServiceProcess::spawn(&workspace_binary("skillup-api"), &env);
     let mut invalidator = ServiceProcess::spawn(&workspace_binary("skillup-invalidator"), &env);
