@@ -28,14 +28,15 @@ if [ ! -x "$PEER_DIR/run.sh" ]; then
 fi
 
 log "building skillup-realtime (release)"
-cargo build --release -p skillup-realtime -p skillupctl
+cargo build --release --bins   # the feature set scripts/chaos.sh builds: one set of release artifacts
 "$TARGET_DIR/release/skillupctl" db create >/dev/null
+"$TARGET_DIR/release/skillupctl" db migrate >/dev/null
 
 mkdir -p .run/bench
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-run_bench() { # label url pid prefix
-  node crates/skillup-realtime/tests/js/socket-bench.mjs --label "$1" --url "$2" --pid "$3" --prefix "$4" \
+run_bench() { # label url pid prefix [--stream epoch:last]
+  node crates/skillup-realtime/tests/js/socket-bench.mjs --label "$1" --url "$2" --pid "$3" --prefix "$4" "${@:5}" \
     --sockets "$SOCKETS" --rate "$RATE" --seconds "$BENCH_SECONDS" --redis "127.0.0.1:$(url_port "$REDIS_URL" 6379)" \
     | tail -n 1 > ".run/bench/realtime-$1.json"
   cat ".run/bench/realtime-$1.json"
@@ -45,7 +46,10 @@ log "ours: skillup-realtime on :5101"
 REDIS_KEY_PREFIX=bench-rt: PORT=5101 RUST_LOG=warn "$TARGET_DIR/release/skillup-realtime" &
 pids+=($!); ours=$!
 wait_for_port 127.0.0.1 5101 skillup-realtime
-run_bench skillup-realtime http://127.0.0.1:5101 "$ours" bench-rt:
+# Numbered events, as the invalidator publishes them: the node orders and keeps
+# each one for replay (the peer ignores the field).
+stream=$(psql "$DATABASE_URL" -XqAt -c "SELECT epoch || ':' || last_seq FROM realtime_sequence")
+run_bench skillup-realtime http://127.0.0.1:5101 "$ours" bench-rt: --stream "$stream"
 kill "$ours"; wait "$ours" 2>/dev/null || true
 
 results=(.run/bench/realtime-skillup-realtime.json)

@@ -4,7 +4,12 @@
 //
 //   node socket-bench.mjs --url http://127.0.0.1:5101 --pid PID --prefix bench: \
 //        [--sockets 10000] [--rate 10000] [--seconds 10] [--redis 127.0.0.1:6379] [--label ours]
+//        [--stream EPOCH:LAST]
 //
+// With --stream (the node's database's realtime_sequence: epoch and last_seq) every
+// event carries the next offset of that stream, as the invalidator numbers them, so
+// the node orders, keeps and indexes each one as in production; without it the
+// events are another publisher's, relayed live only.
 // JWT_SECRET signs the clients' tokens (HS256, as Supabase would). Prints a JSON
 // summary on the last line. Loopback only; bounded in time and event count.
 import { createHmac, randomUUID } from "node:crypto";
@@ -23,6 +28,9 @@ const rate = Number(args.rate ?? 10000);
 const seconds = Number(args.seconds ?? 10);
 const [redisHost, redisPort] = (args.redis ?? "127.0.0.1:6379").split(":");
 const label = args.label ?? url;
+const [streamEpoch, streamLast] = (args.stream ?? ":").split(":");
+let nextSeq = streamEpoch ? BigInt(streamLast) + 1n : null;
+const offset = () => `${streamEpoch}-${(nextSeq++).toString(16).padStart(16, "0")}`;
 const secret = process.env.JWT_SECRET;
 if (!url || !pid || !secret) throw new Error("--url, --pid and JWT_SECRET are required");
 
@@ -97,6 +105,7 @@ while (sent < total) {
       course_id: "0123b6d1-fe4b-4cec-84e3-08312f2a32e5", lesson_id: randomUUID(), completed: true,
       completed_lessons: 1, total_lessons: 40, percent: 2.5, user_id: user, at: new Date(now).toISOString(), sent_at_ms: now,
     };
+    if (nextSeq !== null) event.offset = offset();
     chunk += resp("PUBLISH", channel, JSON.stringify(event));
   }
   if (chunk) redis.write(chunk);
