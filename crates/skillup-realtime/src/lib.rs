@@ -17,8 +17,10 @@
 //! - [`hub`]: the task that owns sockets, rights, the replay window and delivery.
 //! - [`http`]: `/health`, `/metrics` and the demo page's `/demo/me` data; [`web`]: the
 //!   demo page and its Socket.IO client, built into the binary.
+//! - [`compact`]: Socket.IO requests with their own copies of the URI and headers.
 //! - [`startup`]: [`Application`], which binds and runs a node.
 
+pub mod compact;
 pub mod config;
 pub mod event;
 pub mod http;

@@ -21,8 +21,11 @@ use skillup_common::config::RedisConfig;
 use crate::event::Channels;
 use crate::hub::{Command, Hub};
 
-/// Messages that may wait between fred and the relay loop before it lags.
-const MESSAGE_BACKLOG: usize = 65_536;
+/// Messages that may wait between fred and the relay loop before it lags. fred
+/// gives every broadcast channel of the client this capacity and allocates it
+/// up front (65,536 cost 54 MB); the relay only hands messages on to the hub's
+/// queue, and a lag is read back from Postgres, so a few thousand are plenty.
+const MESSAGE_BACKLOG: usize = 8192;
 
 /// The node's subscription; cheap to clone.
 #[derive(Clone)]

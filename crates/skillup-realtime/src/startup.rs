@@ -60,9 +60,10 @@ impl Application {
         let (layer, io) = SocketIo::builder()
             .with_state(state.clone())
             .max_buffer_size(config.sockets.max_buffer)
-            // Inbound frames are tiny (subscribe/unsubscribe); a 1 KiB read buffer
-            // instead of 4 KiB saves ~3 KiB per connection (scripts/bench-realtime.sh).
-            .ws_read_buffer_size(1024)
+            // Inbound frames are tiny (subscribe/unsubscribe, pongs); tungstenite
+            // grows the buffer for a larger one. 256 B instead of its 4 KiB saves
+            // ~3.7 KiB per connection (docs/benchmarks.md, the memory profile).
+            .ws_read_buffer_size(256)
             .ping_interval(config.sockets.ping_interval)
             .ping_timeout(config.sockets.ping_timeout)
             .build_layer();
@@ -91,6 +92,9 @@ impl Application {
             .layer(
                 ServiceBuilder::new()
                     .layer(TraceLayer::new_for_http())
+                    .layer(tower::util::MapRequestLayer::new(
+                        crate::compact::compact::<axum::body::Body>,
+                    ))
                     .layer(layer),
             );
 
@@ -140,5 +144,20 @@ impl Application {
         self.state.db.close().await;
         tracing::info!("skillup-realtime stopped");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The workspace patches engineioxide-core (vendor/engineioxide-core/SKILLUP.md):
+    /// one packet inline in each socket's channel slot instead of two.
+    #[test]
+    fn the_patched_packet_buffer_is_in_use() {
+        let slot = std::mem::size_of::<engineioxide_core::PacketBuf>();
+        let packet = std::mem::size_of::<engineioxide_core::Packet>();
+        assert!(
+            slot < 2 * packet,
+            "PacketBuf is {slot} bytes, Packet {packet}"
+        );
     }
 }
