@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use skillup_common::{CourseId, UserId};
@@ -51,17 +51,6 @@ impl std::fmt::Display for Unauthorized {
     }
 }
 
-/// What the handshake learnt, kept on the socket until its connect handler
-/// hands it to the hub.
-#[derive(Clone)]
-struct Handshake {
-    user: UserId,
-    session: SessionKey,
-    expires_at: DateTime<Utc>,
-    offset: Option<String>,
-    unverified: bool,
-}
-
 /// Connect middleware: verifies `auth.token`, then admits the socket (see [`admit`]).
 pub async fn authenticate(
     socket: SocketRef,
@@ -84,19 +73,24 @@ pub async fn authenticate(
         }
     };
     let expires_at = DateTime::from_timestamp(claims.exp, 0).ok_or(Unauthorized)?;
-    let handshake = Handshake {
-        user: claims.user_id(),
-        session,
-        expires_at,
-        offset,
-        unverified,
-    };
-    admit(&socket, handshake);
+    let user = claims.user_id();
+    register_handlers(&socket, user);
+    state
+        .hub
+        .send(Command::Admit(Box::new(Admission {
+            socket,
+            user,
+            session,
+            expires_at,
+            offset,
+            unverified,
+        })))
+        .await;
     Ok(())
 }
 
-/// Registers the event handlers and keeps the handshake for the connect
-/// handler — in the middleware, before the client learns it is connected.
+/// Registers the event handlers — in the middleware, before the client learns it
+/// is connected.
 ///
 /// socketioxide sends the client its CONNECT packet when the middleware returns and
 /// only then *spawns* the async connect handler; an event read before a spawned
@@ -104,9 +98,7 @@ pub async fn authenticate(
 /// Clients emit `course:subscribe` as soon as they connect, so registering in the
 /// connect handler lost a subscription now and then on a busy node (found by
 /// `scripts/chaos.sh`: one of fifteen sockets reconnecting to a restarted node).
-fn admit(socket: &SocketRef, handshake: Handshake) {
-    let user = handshake.user;
-    socket.extensions.insert(handshake);
+fn register_handlers(socket: &SocketRef, user: UserId) {
     socket.on(
         names::COURSE_SUBSCRIBE,
         async move |socket: SocketRef,
@@ -122,23 +114,11 @@ fn admit(socket: &SocketRef, handshake: Handshake) {
     });
 }
 
-/// Connect handler: hands the socket to the hub, which replays what it missed.
+/// Connect handler: tells the hub the socket may receive (it replays what it
+/// missed).
 pub async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
     metrics::counter!("realtime_connections_total").increment(1);
-    let Some(handshake) = socket.extensions.remove::<Handshake>() else {
-        return;
-    };
-    state
-        .hub
-        .send(Command::Connect(Box::new(Admission {
-            socket,
-            user: handshake.user,
-            session: handshake.session,
-            expires_at: handshake.expires_at,
-            offset: handshake.offset,
-            unverified: handshake.unverified,
-        })))
-        .await;
+    state.hub.try_send(Command::Connected { sid: socket.id });
 }
 
 fn course_id(data: &Value) -> Option<CourseId> {

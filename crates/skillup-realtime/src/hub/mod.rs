@@ -84,7 +84,12 @@ pub enum Command {
     Resubscribed,
     /// The relay lost messages: catch up from Postgres.
     Lagged,
-    Connect(Box<Admission>),
+    /// From the handshake middleware, before the client is told it is connected.
+    Admit(Box<Admission>),
+    /// From the connect handler: the socket may receive.
+    Connected {
+        sid: Sid,
+    },
     Subscribe(Box<Subscription>),
     Unsubscribe {
         sid: Sid,

@@ -60,6 +60,17 @@ pub struct Conn {
     /// Its handshake could not check the revocation (Redis down): the hub
     /// checks it once Redis answers.
     pub unverified: bool,
+    /// Admitted, not yet connected: where its replay starts.
+    pub pending: Option<Box<Pending>>,
+}
+
+/// Where an admitted socket's stream starts once it is connected.
+pub struct Pending {
+    /// `auth.offset`, as the client sent it.
+    pub offset: Option<String>,
+    /// The hub's last offset at admission.
+    pub from: u64,
+    pub since: std::time::Instant,
 }
 
 impl Conn {

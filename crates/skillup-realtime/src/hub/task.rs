@@ -25,7 +25,7 @@ use socketioxide::socket::Sid;
 use tokio::sync::mpsc;
 use tokio_util::time::DelayQueue;
 
-use super::registry::{Conn, Registry, SessionKey};
+use super::registry::{Conn, Pending, Registry, SessionKey};
 use super::window::{Audience, Gap, Window};
 use super::{Admission, Command, HubSettings, HubStats, Subscribed, Subscription};
 use crate::event::{Body, Event, decode_stored};
@@ -40,6 +40,8 @@ const MAX_FILL_FAILURES: u32 = 10;
 /// How long a revoked session is remembered for sockets still in their
 /// handshake (a revocation can overtake the handshake's own check).
 const REVOKED_MEMORY: Duration = Duration::from_secs(60);
+/// How long an admitted socket may take to be connected before it is forgotten.
+const ADMISSION_WAIT: Duration = Duration::from_secs(30);
 /// Housekeeping: window age, revocation memory, unverified sessions.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -87,7 +89,7 @@ pub struct HubTask {
     fill_failures: u32,
     /// A rights reset is being checked: delivery waits.
     paused: bool,
-    /// Connects waiting for the window to load.
+    /// Admissions waiting for the window to load.
     parked: Vec<Admission>,
     /// Sockets whose offset was ahead of the node: checked when a read of
     /// Postgres tells where the stream really is.
@@ -187,7 +189,8 @@ impl HubTask {
                 self.start_sweep();
             }
             Command::Lagged => self.start_fill(),
-            Command::Connect(admission) => self.connect(*admission),
+            Command::Admit(admission) => self.admit(*admission),
+            Command::Connected { sid } => self.activate(sid),
             Command::Subscribe(subscription) => self.subscribe(*subscription),
             Command::Unsubscribe { sid, course } => {
                 self.registry.unfollow(sid, course);
@@ -302,7 +305,7 @@ impl HubTask {
         }
         self.drain();
         for admission in std::mem::take(&mut self.parked) {
-            self.connect(admission);
+            self.admit(admission);
         }
     }
 
@@ -577,7 +580,11 @@ impl HubTask {
 
     // ---- sockets ---------------------------------------------------------------
 
-    fn connect(&mut self, admission: Admission) {
+    /// A socket the handshake admitted, before the client learns it is connected
+    /// (the middleware sends it): registered at once, so no revocation or event
+    /// can slip between the handshake and the connect handler, and activated when
+    /// the socket is connected (see [`HubTask::activate`]).
+    fn admit(&mut self, admission: Admission) {
         if matches!(self.stream, Stream::Loading { .. }) {
             self.parked.push(admission);
             return;
@@ -590,42 +597,84 @@ impl HubTask {
             offset,
             unverified,
         } = admission;
-        if !socket.connected() {
-            return;
-        }
-        let left = (expires_at - Utc::now()).to_std().unwrap_or_default();
-        let reason = if self.revoked.contains_key(&session) {
-            Some(EndReason::Revoked)
-        } else if left.is_zero() {
-            Some(EndReason::Expired)
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
-            end_socket(&socket, reason);
-            return;
-        }
         let sid = socket.id;
+        let left = (expires_at - Utc::now()).to_std().unwrap_or_default();
         let timer = self.timers.insert(sid, left);
         self.registry.insert(Conn {
             socket,
             user,
             session,
             timer,
-            covered: self.window.last(),
+            // Nothing is delivered live until it is activated.
+            covered: u64::MAX,
             courses: smallvec::SmallVec::new(),
             resynced: false,
             unverified,
+            pending: Some(Box::new(Pending {
+                offset,
+                from: self.window.last(),
+                since: Instant::now(),
+            })),
         });
         metrics::gauge!("realtime_connections").increment(1.0);
-        if let Some(offset) = offset {
-            self.replay(sid, &offset, None);
+        if self.registry.get(sid).is_some_and(|c| c.socket.connected()) {
+            self.activate(sid);
+        }
+    }
+
+    /// The socket is connected: it may receive. A session revoked or expired
+    /// meanwhile ends now; otherwise it gets what it missed after `auth.offset`
+    /// or, without one, what came since it was admitted, then live events.
+    fn activate(&mut self, sid: Sid) {
+        let Some(conn) = self.registry.get_mut(sid) else {
+            return;
+        };
+        let Some(pending) = conn.pending.take() else {
+            return;
+        };
+        let ended = if self.revoked.contains_key(&conn.session) {
+            Some(EndReason::Revoked)
+        } else if self.timers.deadline(&conn.timer) <= tokio::time::Instant::now() {
+            Some(EndReason::Expired)
+        } else {
+            None
+        };
+        if let Some(reason) = ended {
+            self.end(sid, reason);
+            return;
+        }
+        conn.covered = pending.from;
+        match pending.offset {
+            Some(offset) => {
+                self.replay(sid, &offset, None);
+            }
+            None => {
+                let user = conn.user;
+                let since = self.window.user_events(user, pending.from);
+                if let Some(conn) = self.registry.get_mut(sid) {
+                    for (_, event) in &since {
+                        if let Some((name, json)) = event.emitted() {
+                            let _ = conn.socket.emit(name, json);
+                        }
+                    }
+                    conn.covered = self.window.last();
+                }
+            }
         }
     }
 
     fn subscribe(&mut self, s: Subscription) {
+        // A client subscribes once it got its CONNECT packet; the connect
+        // handler's own notice may still be on its way.
+        if self
+            .registry
+            .get(s.sid)
+            .is_some_and(|c| c.pending.is_some() && c.socket.connected())
+        {
+            self.activate(s.sid);
+        }
         let stale = !matches!(self.stream, Stream::Live)
-            || self.registry.get(s.sid).is_none()
+            || self.registry.get(s.sid).is_none_or(|c| c.pending.is_some())
             || self
                 .window
                 .rights_changed_since(s.user, s.course, s.checked_after);
@@ -836,6 +885,25 @@ impl HubTask {
 
     fn housekeeping(&mut self) {
         let now = Instant::now();
+        // Admitted but never connected (its CONNECT packet could not be sent):
+        // no disconnect will tell us.
+        let stale: Vec<Sid> = self
+            .registry
+            .conns()
+            .filter(|c| {
+                c.pending
+                    .as_ref()
+                    .is_some_and(|p| now.duration_since(p.since) > ADMISSION_WAIT)
+                    && !c.socket.connected()
+            })
+            .map(|c| c.socket.id)
+            .collect();
+        for sid in stale {
+            if let Some(conn) = self.registry.remove(sid) {
+                self.timers.try_remove(&conn.timer);
+                metrics::gauge!("realtime_connections").decrement(1.0);
+            }
+        }
         self.window.prune(now);
         self.revoked
             .retain(|_, at| now.duration_since(*at) < REVOKED_MEMORY);
