@@ -110,8 +110,11 @@ pub async fn record_event(
 ) -> Result<(), DbError> {
     if changed {
         sqlx::query(
+            // currval() is volatile: compared directly it is evaluated per row (a
+            // sequential scan of the outbox); as a scalar subquery it is computed
+            // once and the primary key is used.
             "UPDATE invalidation_outbox SET payload = $1 \
-             WHERE id = currval(pg_get_serial_sequence('invalidation_outbox', 'id'))",
+             WHERE id = (SELECT currval(pg_get_serial_sequence('invalidation_outbox', 'id')))",
         )
         .bind(event)
         .execute(conn)
