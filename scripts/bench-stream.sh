@@ -3,14 +3,15 @@
 # official socket.io-client (crates/skillup-realtime/tests/js/stream-bench.mjs):
 #
 #   e2e     SOCKETS sockets (one user each) connected, progress PUTs through the API
-#           at RATE/s for BENCH_SECONDS: PUT answered → event on the socket, p50/p99.
+#           at each of RATES per second for BENCH_SECONDS: PUT answered → event on
+#           the socket, p50/p99, and the rate the API actually answered.
 #   replay  the same sockets on a node that is killed (SIGKILL) while PUTs go on for
 #           OUTAGE_MS, then restarted: time until every socket has caught up, and
 #           the Postgres queries the restarted node spent.
 #   logout  SESSIONS sessions over two nodes, each signed out through the API in
 #           turn: logout sent → session:ended, p50/p99.
 #
-#   scripts/bench-stream.sh                        # all three, 10,000 sockets, 1,000 PUT/s
+#   scripts/bench-stream.sh                        # all three, 10,000 sockets, 300 and 1,000 PUT/s
 #   MODES=logout SESSIONS=1000 scripts/bench-stream.sh
 #
 # Its own database (skillup_bench_stream, recreated) and key prefix; ports 5301–5305.
@@ -20,7 +21,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
 
-SOCKETS="${SOCKETS:-10000}"; RATE="${RATE:-1000}"; BENCH_SECONDS="${BENCH_SECONDS:-10}"
+SOCKETS="${SOCKETS:-10000}"; RATES="${RATES:-300 1000}"; RATE="${RATE:-300}"; BENCH_SECONDS="${BENCH_SECONDS:-10}"
 OUTAGE_MS="${OUTAGE_MS:-2000}"; SESSIONS="${SESSIONS:-1000}"; MODES="${MODES:-e2e replay logout}"
 export JWT_SECRET="${JWT_SECRET:-bench-secret}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
@@ -63,6 +64,9 @@ psql "$DATABASE_URL" -XqAt -F $'\t' -c "
            WHERE m.course_id = e.course_id)
   FROM enrollments e JOIN profiles p ON p.id = e.user_id WHERE p.display_name LIKE 'bench %'" >"$users"
 
+for port in 5301 5302 5303 5304 5305; do
+  tcp_open 127.0.0.1 "$port" && die "port $port is taken (a leftover run? pkill -f release/skillup-)"
+done
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 start() { # name port
@@ -75,17 +79,19 @@ start skillup-invalidator 5303
 start skillup-realtime 5302
 start skillup-realtime 5304
 
-bench() { # mode args...
-  nice -n 10 node crates/skillup-realtime/tests/js/stream-bench.mjs --mode "$1" --api http://127.0.0.1:5301 \
-    --users "$users" "${@:2}" | tail -n 1 >".run/bench/stream-$1.json"
+bench() { # name mode args...
+  nice -n 10 node crates/skillup-realtime/tests/js/stream-bench.mjs --mode "$2" --api http://127.0.0.1:5301 \
+    --users "$users" "${@:3}" | tail -n 1 >".run/bench/stream-$1.json"
   cat ".run/bench/stream-$1.json"
 }
 for mode in $MODES; do
   log "mode $mode"
   case "$mode" in
-    e2e) bench e2e --realtime http://127.0.0.1:5302 --rate "$RATE" --seconds "$BENCH_SECONDS" ;;
-    replay) bench replay --node-bin "$bin/skillup-realtime" --node-port 5305 --rate "$RATE" --outage-ms "$OUTAGE_MS" ;;
-    logout) bench logout --realtime http://127.0.0.1:5302,http://127.0.0.1:5304 --sessions "$SESSIONS" ;;
+    e2e) for rate in $RATES; do
+           bench "e2e-$rate" e2e --realtime http://127.0.0.1:5302 --rate "$rate" --seconds "$BENCH_SECONDS"
+         done ;;
+    replay) bench replay replay --node-bin "$bin/skillup-realtime" --node-port 5305 --rate "$RATE" --outage-ms "$OUTAGE_MS" ;;
+    logout) bench logout logout --realtime http://127.0.0.1:5302,http://127.0.0.1:5304 --sessions "$SESSIONS" ;;
     *) die "unknown mode $mode (e2e, replay, logout)" ;;
   esac
 done
@@ -93,8 +99,12 @@ done
 node -e '
 const fs = require("fs");
 const read = (m) => { try { return JSON.parse(fs.readFileSync(`.run/bench/stream-${m}.json`, "utf8")); } catch { return null; } };
-const e = read("e2e"), r = read("replay"), l = read("logout");
-if (e) console.log(`\ne2e: ${e.sockets} sockets, ${e.answered} PUTs answered in ${e.seconds.toFixed(1)} s (${Math.round(e.answered / e.seconds)}/s), ${e.failed} failed, ${e.missing} events missing; PUT answered → event p50 ${e.put_answered_to_event_ms.p50} ms, p99 ${e.put_answered_to_event_ms.p99} ms, max ${e.put_answered_to_event_ms.max} ms (sent → event p50 ${e.put_sent_to_event_ms.p50}, p99 ${e.put_sent_to_event_ms.p99} ms)`);
+const r = read("replay"), l = read("logout");
+console.log("");
+for (const rate of process.argv[1].split(" ")) {
+  const e = read(`e2e-${rate}`);
+  if (e) console.log(`e2e at ${rate} PUT/s asked: ${e.sockets} sockets, ${e.answered} PUTs answered in ${e.seconds.toFixed(1)} s (${Math.round(e.answered / e.seconds)}/s), ${e.failed} failed, ${e.missing} events missing; PUT answered → event p50 ${e.put_answered_to_event_ms.p50} ms, p99 ${e.put_answered_to_event_ms.p99} ms, max ${e.put_answered_to_event_ms.max} ms (sent → event p50 ${e.put_sent_to_event_ms.p50}, p99 ${e.put_sent_to_event_ms.p99} ms)`);
+}
 if (r) console.log(`replay: ${r.sockets} sockets (${r.with_offset} with an offset), node killed for ${r.outage_ms} ms while ${r.events_missed} events were written for ${r.sockets_owed_events} of them; ${r.reconnected} reconnected, ${r.caught_up} caught up, ${r.resyncs} resyncs; restart → all caught up ${r.restart_to_all_caught_up_ms} ms (per socket p50 ${r.restart_to_caught_up_ms.p50} ms, p99 ${r.restart_to_caught_up_ms.p99} ms); Postgres queries by the restarted node: ${r.node_postgres_queries_after_restart}`);
 if (l) console.log(`logout: ${l.sessions} sessions on ${l.nodes} nodes, ${l.ended} ended (${l.disconnected} disconnected, ${l.logouts_failed} logouts failed); logout sent → session:ended p50 ${l.logout_to_session_ended_ms.p50} ms, p99 ${l.logout_to_session_ended_ms.p99} ms, max ${l.logout_to_session_ended_ms.max} ms`);
-'
+' "$RATES"

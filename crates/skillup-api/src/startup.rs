@@ -35,6 +35,9 @@ pub struct Application {
 impl Application {
     /// Connects, migrates and binds `HOST:PORT` (port 0 picks a free one).
     pub async fn build(config: ApiConfig) -> anyhow::Result<Self> {
+        // The recorder first: queries run from here on (migrations, the first
+        // loads) are counted too.
+        skillup_common::telemetry::prometheus();
         let db = skillup_db::connect_lazy(&config.database).context("DATABASE_URL")?;
         skillup_db::migrate::run(&db)
             .await

@@ -30,6 +30,9 @@ impl Application {
     /// Connects, migrates (so the outbox exists even if the API has not started
     /// yet) and binds `HOST:PORT` (port 0 picks a free one).
     pub async fn build(config: InvalidatorConfig) -> anyhow::Result<Self> {
+        // The recorder first: queries run from here on (migrations, the first
+        // loads) are counted too.
+        let prometheus = skillup_common::telemetry::prometheus();
         let pool = skillup_db::connect_lazy(&config.database).context("DATABASE_URL")?;
         skillup_db::migrate::run(&pool)
             .await
@@ -44,7 +47,7 @@ impl Application {
             cache,
             invalidator: invalidator.clone(),
         });
-        let metrics = web::Data::new(skillup_common::telemetry::prometheus());
+        let metrics = web::Data::new(prometheus.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

@@ -37,6 +37,9 @@ const REPLAY_MARGIN: usize = 16;
 impl Application {
     /// Connects to Postgres (lazily) and Redis, and binds `HOST:PORT` (0 = any free port).
     pub async fn build(config: RealtimeConfig) -> anyhow::Result<Self> {
+        // The recorder first: queries run from here on (migrations, the first
+        // loads) are counted too.
+        let prometheus = skillup_common::telemetry::prometheus();
         let db = skillup_db::connect_lazy(&config.database).context("DATABASE_URL")?;
         let cache = Cache::connect(&config.redis).await.context("REDIS_URL")?;
         let (hub, hub_task) = Hub::start(
@@ -77,7 +80,7 @@ impl Application {
             app: state.clone(),
             io: io.clone(),
             relay: relay.clone(),
-            metrics: skillup_common::telemetry::prometheus(),
+            metrics: prometheus.clone(),
         };
         let router = Router::new()
             .route("/health", get(http::health))

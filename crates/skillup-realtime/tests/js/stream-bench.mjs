@@ -18,7 +18,7 @@
 // - logout: --sessions sockets, each its own session, spread over the nodes; each
 //   session is signed out through the API in turn; logout sent → session:ended.
 import { createHmac, randomUUID } from "node:crypto";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import net from "node:net";
 import { io } from "socket.io-client";
@@ -187,7 +187,9 @@ if (mode === "replay") {
   const port = Number(args["node-port"]);
   const outage = Number(args["outage-ms"] ?? 2000);
   const startNode = () => spawn(args["node-bin"], [], { env: { ...process.env, PORT: String(port) }, stdio: "ignore" });
+  if (await waitPort(port, 100)) throw new Error(`port ${port} is taken`);
   let node = startNode();
+  process.on("exit", () => node.kill("SIGKILL"));
   await waitPort(port);
   const url = `http://127.0.0.1:${port}`;
   const owed = new Map(); // user → keys written during the outage
@@ -207,10 +209,18 @@ if (mode === "replay") {
   }, { reconnection: true });
   log(`${states.filter((s) => s.socket.connected).length} sockets connected; killing the node`);
   await sleep(1000);
-  // One event each, so every socket has an offset to come back with.
+  // One event each, so every socket has an offset to come back with: one
+  // statement in SQL (DATABASE_URL) touching a lesson of every bench user
+  // (bench-stream.sh names them 'bench N').
   for (const st of states) st.owed = null;
-  await writeLoad(users, 3000, () => {});
-  await sleep(1500);
+  execFileSync("psql", [process.env.DATABASE_URL, "-Xq", "-v", "ON_ERROR_STOP=1", "-c",
+    `INSERT INTO lesson_progress (user_id, lesson_id)
+       SELECT e.user_id, (SELECT l.id FROM lessons l JOIN modules m ON m.id = l.module_id
+                           WHERE m.course_id = e.course_id ORDER BY l.id DESC LIMIT 1)
+       FROM enrollments e JOIN profiles p ON p.id = e.user_id WHERE p.display_name LIKE 'bench %'
+     ON CONFLICT (user_id, lesson_id) DO UPDATE SET completed_at = now()`]);
+  const offered = Date.now();
+  while (states.some((s) => !s.offset) && Date.now() - offered < 30_000) await sleep(50);
   const withOffset = states.filter((s) => s.offset).length;
   node.kill("SIGKILL");
   const load = await writeLoad(users, outage, (u, body) => {
@@ -231,7 +241,9 @@ if (mode === "replay") {
   const allCaughtUpMs = caughtUp === states.length ? Date.now() - restartedAt : null;
   await sleep(500);
   const metrics = await (await fetch(`${url}/metrics`)).text();
-  const queries = metrics.split("\n").filter((l) => l.startsWith("db_queries_total")).reduce((a, l) => a + Number(l.split(" ").pop()), 0);
+  const queryLines = metrics.split("\n").filter((l) => l.startsWith("db_queries_total"));
+  const queries = queryLines.reduce((a, l) => a + Number(l.split(" ").pop()), 0);
+  if (!queryLines.length) log("the node's /metrics has no db_queries_total");
   const reconnected = states.filter((s) => s.connects >= 2).length;
   node.kill("SIGTERM");
   done({
