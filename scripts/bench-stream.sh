@@ -88,7 +88,8 @@ for mode in $MODES; do
   log "mode $mode"
   case "$mode" in
     e2e) for rate in $RATES; do
-           bench "e2e-$rate" e2e --realtime http://127.0.0.1:5302 --rate "$rate" --seconds "$BENCH_SECONDS"
+           bench "e2e-$rate" e2e --realtime http://127.0.0.1:5302 --invalidator http://127.0.0.1:5303 \
+             --rate "$rate" --seconds "$BENCH_SECONDS"
          done ;;
     replay) bench replay replay --node-bin "$bin/skillup-realtime" --node-port 5305 --rate "$RATE" --outage-ms "$OUTAGE_MS" ;;
     logout) bench logout logout --realtime http://127.0.0.1:5302,http://127.0.0.1:5304 --sessions "$SESSIONS" ;;
@@ -103,7 +104,7 @@ const r = read("replay"), l = read("logout");
 console.log("");
 for (const rate of process.argv[1].split(" ")) {
   const e = read(`e2e-${rate}`);
-  if (e) console.log(`e2e at ${rate} PUT/s asked: ${e.sockets} sockets, ${e.answered} PUTs answered in ${e.seconds.toFixed(1)} s (${Math.round(e.answered / e.seconds)}/s), ${e.failed} failed, ${e.missing} events missing; PUT answered → event p50 ${e.put_answered_to_event_ms.p50} ms, p99 ${e.put_answered_to_event_ms.p99} ms, max ${e.put_answered_to_event_ms.max} ms (sent → event p50 ${e.put_sent_to_event_ms.p50}, p99 ${e.put_sent_to_event_ms.p99} ms)`);
+  if (e) console.log(`e2e at ${rate} PUT/s asked: ${e.sockets} sockets, ${e.answered} PUTs answered in ${e.seconds.toFixed(1)} s (${Math.round(e.answered / e.seconds)}/s), ${e.failed} failed, ${e.missing} events missing; PUT answered → event p50 ${e.put_answered_to_event_ms.p50} ms, p99 ${e.put_answered_to_event_ms.p99} ms, max ${e.put_answered_to_event_ms.max} ms (sent → event p50 ${e.put_sent_to_event_ms.p50}, p99 ${e.put_sent_to_event_ms.p99} ms); server side: outbox record → applied p50 ${e.record_to_applied.p50}, p99 ${e.record_to_applied.p99}; PUT at → emitted p50 ${e.put_to_emitted.p50}, p99 ${e.put_to_emitted.p99}`);
 }
 if (r) console.log(`replay: ${r.sockets} sockets (${r.with_offset} with an offset), node killed for ${r.outage_ms} ms while ${r.events_missed} events were written for ${r.sockets_owed_events} of them; ${r.reconnected} reconnected, ${r.caught_up} caught up, ${r.resyncs} resyncs; restart → all caught up ${r.restart_to_all_caught_up_ms} ms (per socket p50 ${r.restart_to_caught_up_ms.p50} ms, p99 ${r.restart_to_caught_up_ms.p99} ms); Postgres queries by the restarted node: ${r.node_postgres_queries_after_restart}`);
 if (l) console.log(`logout: ${l.sessions} sessions on ${l.nodes} nodes, ${l.ended} ended (${l.disconnected} disconnected, ${l.logouts_failed} logouts failed); logout sent → session:ended p50 ${l.logout_to_session_ended_ms.p50} ms, p99 ${l.logout_to_session_ended_ms.p99} ms, max ${l.logout_to_session_ended_ms.max} ms`);

@@ -128,6 +128,27 @@ async function writeLoad(list, ms, answered) {
   return { sent, failed, seconds: (Date.now() - start) / 1000 };
 }
 
+/** A Prometheus histogram's buckets (cumulative counts by upper bound) from /metrics. */
+async function histogram(url, name) {
+  if (!url) return null;
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const buckets = new Map();
+  for (const line of text.split("\n")) {
+    const m = line.match(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)`));
+    if (m) buckets.set(m[1], Number(m[2]));
+  }
+  return buckets;
+}
+/** Quantile `q` of the observations between two bucket snapshots: the upper bound of its bucket. */
+function bucketQuantile(before, after, q) {
+  if (!after) return null;
+  const rows = [...after.entries()].map(([le, n]) => [le, n - (before?.get(le) ?? 0)]);
+  const total = rows.find(([le]) => le === "+Inf")?.[1] ?? 0;
+  if (!total) return null;
+  const hit = rows.find(([, n]) => n >= q * total);
+  return hit ? (hit[0] === "+Inf" ? "+Inf" : `≤ ${Number(hit[0]) * 1000} ms`) : null;
+}
+
 const keyOf = (user, d) => `${user}|${d.lesson_id}|${d.completed}|${d.completed_lessons}`;
 
 if (mode === "e2e") {
@@ -149,6 +170,8 @@ if (mode === "e2e") {
   });
   log(`${states.filter((s) => s.socket.connected).length} sockets connected`);
   await sleep(1000);
+  const lagBefore = await histogram(args.invalidator, "invalidation_lag_seconds");
+  const deliveryBefore = await histogram(args.realtime, "realtime_delivery_lag_seconds");
   let answered = 0;
   const load = await writeLoad(users, seconds * 1000, (u, body, t0, t1) => {
     answered++;
@@ -162,9 +185,15 @@ if (mode === "e2e") {
     } else pending.set(k, [...(pending.get(k) ?? []), [t1, t0]]);
   });
   await sleep(3000);
+  const lagAfter = await histogram(args.invalidator, "invalidation_lag_seconds");
+  const deliveryAfter = await histogram(args.realtime, "realtime_delivery_lag_seconds");
   const missing = [...pending.values()].reduce((a, l) => a + l.length, 0);
   done({
     mode, sockets: states.length, rate, ...load, answered, received, missing,
+    // Server side, from the services' histograms (bucket bounds): outbox record
+    // written → batch applied (invalidator), and the PUT's `at` → emitted (node).
+    record_to_applied: { p50: bucketQuantile(lagBefore, lagAfter, 0.5), p99: bucketQuantile(lagBefore, lagAfter, 0.99) },
+    put_to_emitted: { p50: bucketQuantile(deliveryBefore, deliveryAfter, 0.5), p99: bucketQuantile(deliveryBefore, deliveryAfter, 0.99) },
     put_answered_to_event_ms: { p50: pct(answeredToEvent, 0.5), p99: pct(answeredToEvent, 0.99), max: pct(answeredToEvent, 1) },
     put_sent_to_event_ms: { p50: pct(sentToEvent, 0.5), p99: pct(sentToEvent, 0.99) },
   });
