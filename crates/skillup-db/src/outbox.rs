@@ -1,6 +1,7 @@
 //! The invalidation outbox, as the invalidator consumes it: claim pending records
 //! with `FOR UPDATE SKIP LOCKED` (so replicas never take the same record), mark
-//! them done in the same transaction, report the backlog, prune old records.
+//! them done in the same transaction, report the backlog, prune old records, and
+//! say whether the worker wants to be woken ([`set_armed`]).
 
 use std::time::Duration;
 
@@ -118,6 +119,52 @@ pub async fn mark_done(conn: &mut PgConnection, ids: &[i64]) -> Result<(), DbErr
     .bind(ids)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Fills in the course of `lesson_progress` records, which their trigger leaves
+/// out (one lookup per batch instead of one per written row). A lesson deleted
+/// meanwhile leaves its record without a course.
+pub async fn with_progress_courses(
+    conn: &mut PgConnection,
+    mut records: Vec<OutboxRecord>,
+) -> Result<Vec<OutboxRecord>, DbError> {
+    let lessons: Vec<Uuid> = records
+        .iter()
+        .filter(|r| r.entity == Some(Entity::LessonProgress) && r.course_id.is_none())
+        .filter_map(|r| r.entity_id)
+        .collect();
+    if lessons.is_empty() {
+        return Ok(records);
+    }
+    let found: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT l.id, m.course_id FROM lessons l JOIN modules m ON m.id = l.module_id \
+         WHERE l.id = ANY($1)",
+    )
+    .bind(&lessons)
+    .fetch_all(conn)
+    .await?;
+    let courses: std::collections::HashMap<Uuid, Uuid> = found.into_iter().collect();
+    for r in &mut records {
+        if r.entity == Some(Entity::LessonProgress) && r.course_id.is_none() {
+            r.course_id = r
+                .entity_id
+                .and_then(|lesson| courses.get(&lesson))
+                .copied()
+                .map(CourseId);
+        }
+    }
+    Ok(records)
+}
+
+/// Says whether an invalidator sleeps until notified: while `armed`, every
+/// change notifies `skillup_invalidations`; while not (a worker is draining and
+/// polling), changes commit without NOTIFY and its database-wide commit lock.
+pub async fn set_armed(pool: &PgPool, armed: bool) -> Result<(), DbError> {
+    sqlx::query("UPDATE invalidator_wakeup SET armed = $1 WHERE armed IS DISTINCT FROM $1")
+        .bind(armed)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 

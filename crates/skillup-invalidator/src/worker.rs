@@ -26,6 +26,14 @@ use crate::plan::Plan;
 
 /// How often events past the replay window are deleted from `realtime_events`.
 const EVENT_PRUNE_INTERVAL: Duration = Duration::from_secs(10);
+/// While busy, the worker looks for new records this often (writers do not
+/// notify it then).
+pub const BUSY_POLL: Duration = Duration::from_millis(5);
+/// A batch with records this recently keeps the worker busy.
+pub const IDLE_AFTER: Duration = Duration::from_millis(250);
+/// After arming, the worker keeps polling this long, every [`ARM_POLL`].
+pub const ARM_GRACE: Duration = Duration::from_millis(100);
+pub const ARM_POLL: Duration = Duration::from_millis(10);
 
 /// Why a batch did not complete; its records stay pending and are retried.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +107,7 @@ impl Invalidator {
             tx.commit().await?;
             return Ok(Batch::default());
         }
+        let records = outbox::with_progress_courses(&mut tx, records).await?;
         let mut plan = Plan::from_records(&records);
         if !plan.instructors.is_empty() {
             let instructors: Vec<_> = plan.instructors.iter().copied().collect();
@@ -266,6 +275,18 @@ impl Invalidator {
 
     /// The loop of [`Invalidator::run`]: `stopped` is checked between batches,
     /// `stop` ends the waits.
+    ///
+    /// Writers notify only while the worker is *armed* (it says so in
+    /// `invalidator_wakeup`; see the migration `wake_only_when_idle`): a NOTIFY
+    /// makes every commit that sends it wait for a database-wide lock. So:
+    /// - **busy** (a batch found records less than [`IDLE_AFTER`] ago): not
+    ///   armed, polls every [`BUSY_POLL`]; writers commit without NOTIFY;
+    /// - **going idle**: arms, then drains at once and every [`ARM_POLL`] for
+    ///   [`ARM_GRACE`], for writers that read "not armed" just before the arm
+    ///   committed and commit after the drain (the one wake-up this design can
+    ///   miss);
+    /// - **idle**: waits for a notification or the poll interval; a
+    ///   notification disarms it and makes it busy.
     async fn work(
         &self,
         mut wake: mpsc::Receiver<()>,
@@ -275,49 +296,92 @@ impl Invalidator {
         let mut backoff = Backoff::new(Duration::from_millis(100), self.settings.max_backoff);
         let mut last_prune = Instant::now();
         let mut last_event_prune = Instant::now();
+        let mut busy_until = Instant::now() + IDLE_AFTER;
+        // What `invalidator_wakeup` says when a worker starts (its default, or
+        // a worker that stopped while idle): armed. The first busy turn disarms.
+        let mut armed_at: Option<Instant> = Some(Instant::now());
         loop {
             // Never cancelled here: a stop lets the batch in hand finish, and
             // run() bounds that by the grace.
-            let wait = match self.drain_until(stopped).await {
-                Ok(_) => {
+            let failed = match self.drain_until(stopped).await {
+                Ok(applied) => {
                     backoff.reset();
-                    self.settings.poll_interval
+                    if applied > 0 {
+                        busy_until = Instant::now() + IDLE_AFTER;
+                    }
+                    None
                 }
                 Err(e) => {
                     let wait = backoff.next_delay();
                     tracing::warn!(error = %e, retry_in = ?wait, "invalidation batch failed; records stay pending");
-                    wait
+                    Some(wait)
                 }
             };
             if stopped.load(Ordering::Relaxed) {
                 return;
             }
-            if last_prune.elapsed() >= Duration::from_secs(60) {
-                last_prune = Instant::now();
-                match outbox::prune(&self.pool, self.settings.retention).await {
-                    Ok(n) if n > 0 => {
-                        tracing::debug!(pruned = n, "pruned processed outbox records")
+            self.housekeeping(&mut last_prune, &mut last_event_prune)
+                .await;
+            let wait = match failed {
+                Some(wait) => wait,
+                None if Instant::now() < busy_until => {
+                    if armed_at.take().is_some() {
+                        self.arm(false).await;
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "pruning the outbox failed"),
+                    BUSY_POLL
                 }
-            }
-            if last_event_prune.elapsed() >= EVENT_PRUNE_INTERVAL {
-                last_event_prune = Instant::now();
-                let replay = self.settings.replay;
-                match skillup_db::events::prune(&self.pool, replay.max_events, replay.max_age).await
-                {
-                    Ok(n) if n > 0 => {
-                        tracing::debug!(pruned = n, "pruned realtime events past the replay window")
+                None => match armed_at {
+                    None => {
+                        self.arm(true).await;
+                        armed_at = Some(Instant::now());
+                        continue;
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "pruning realtime events failed"),
-                }
-            }
-            tokio::select! {
-                _ = wake.recv() => {}
-                () = tokio::time::sleep(wait) => {}
+                    Some(at) if at.elapsed() < ARM_GRACE => ARM_POLL,
+                    Some(_) => self.settings.poll_interval,
+                },
+            };
+            let woken = tokio::select! {
+                _ = wake.recv() => true,
+                () = tokio::time::sleep(wait) => false,
                 _ = stop.wait_for(|stop| *stop) => return,
+            };
+            if woken {
+                if armed_at.take().is_some() {
+                    self.arm(false).await;
+                }
+                busy_until = Instant::now() + IDLE_AFTER;
+            }
+        }
+    }
+
+    /// Says whether writers should wake this worker; a failure (Postgres down)
+    /// is retried by the loop's next turn through the same state.
+    async fn arm(&self, armed: bool) {
+        if let Err(e) = outbox::set_armed(&self.pool, armed).await {
+            tracing::debug!(error = %e, armed, "cannot record the wake-up state");
+        }
+    }
+
+    /// Prunes processed outbox records every minute and realtime events past the
+    /// replay window every [`EVENT_PRUNE_INTERVAL`].
+    async fn housekeeping(&self, last_prune: &mut Instant, last_event_prune: &mut Instant) {
+        if last_prune.elapsed() >= Duration::from_secs(60) {
+            *last_prune = Instant::now();
+            match outbox::prune(&self.pool, self.settings.retention).await {
+                Ok(n) if n > 0 => tracing::debug!(pruned = n, "pruned processed outbox records"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning the outbox failed"),
+            }
+        }
+        if last_event_prune.elapsed() >= EVENT_PRUNE_INTERVAL {
+            *last_event_prune = Instant::now();
+            let replay = self.settings.replay;
+            match skillup_db::events::prune(&self.pool, replay.max_events, replay.max_age).await {
+                Ok(n) if n > 0 => {
+                    tracing::debug!(pruned = n, "pruned realtime events past the replay window")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning realtime events failed"),
             }
         }
     }

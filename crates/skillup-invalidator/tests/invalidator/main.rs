@@ -9,3 +9,4 @@ mod replicas;
 mod shutdown;
 mod sql_changes;
 mod stress;
+mod wakeup;
