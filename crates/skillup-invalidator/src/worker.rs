@@ -28,7 +28,7 @@ use crate::plan::Plan;
 const EVENT_PRUNE_INTERVAL: Duration = Duration::from_secs(10);
 /// While busy, the worker looks for new records this often (writers do not
 /// notify it then).
-pub const BUSY_POLL: Duration = Duration::from_millis(5);
+pub const BUSY_POLL: Duration = Duration::from_millis(20);
 /// A batch with records this recently keeps the worker busy.
 pub const IDLE_AFTER: Duration = Duration::from_millis(250);
 /// After arming, the worker keeps polling this long, every [`ARM_POLL`].
