@@ -135,13 +135,20 @@ async fn forget_recovered_clients(failures: AuthFailures) {
 }
 
 /// The CORS middleware `CORS_ORIGINS` asks for (see [`CorsOrigins`]): the API's
-/// methods, the `Authorization` and `Content-Type` request headers, `X-Cache`
-/// readable by scripts, preflights cached 10 minutes, never credentials.
+/// methods, the `Authorization`, `Content-Type` and `If-None-Match` request
+/// headers, `X-Cache` and `ETag` readable by scripts, preflights cached 10 minutes, never credentials.
 fn cors(origins: &CorsOrigins) -> Cors {
     let base = Cors::default()
         .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
-        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .expose_headers([crate::cached::X_CACHE])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_NONE_MATCH,
+        ])
+        .expose_headers([
+            header::HeaderName::from_static(crate::cached::X_CACHE),
+            header::ETAG,
+        ])
         .max_age(600);
     match origins {
         CorsOrigins::Disabled => base,

@@ -5,7 +5,9 @@
 //! the one way every operation calls Redis (`call`, bounded by the command
 //! timeout and counted). The operations are `impl Cache` blocks in sibling files:
 //!
-//! - `read`: get, set, [`Cache::get_or_load`] and its generation-checked fills;
+//! - `read`: get, set, [`Cache::get_or_load`]: hits, and STALE answers;
+//! - `load`: the one load of a cold key across processes (a lease), and its
+//!   generation-checked fill;
 //! - `invalidate`: invalidate, listing pages, delete, delete_pattern;
 //! - `admin`: scan, ping, info, publish, quit;
 //! - `sessions`: session revocation.
@@ -28,6 +30,7 @@ use crate::stats::{CacheCounters, Counters};
 
 mod admin;
 mod invalidate;
+mod load;
 mod read;
 mod sessions;
 
@@ -50,6 +53,9 @@ pub enum CacheStatus {
     Miss,
     /// Redis unavailable or too slow: loaded from the database, nothing stored.
     Bypass,
+    /// The database failed or was too slow: the entry's last value, expired but
+    /// never invalidated, within `CACHE_STALE_SECS` of its expiry.
+    Stale,
 }
 
 impl CacheStatus {
@@ -58,6 +64,7 @@ impl CacheStatus {
             Self::Hit => "HIT",
             Self::Miss => "MISS",
             Self::Bypass => "BYPASS",
+            Self::Stale => "STALE",
         }
     }
 }
@@ -67,6 +74,9 @@ impl CacheStatus {
 pub struct Lookup {
     /// The serialized value, or `None` when the loader found nothing.
     pub value: Option<Bytes>,
+    /// The value's strong `ETag`, quotes included; computed once per fill and
+    /// stored with the entry. `Some` exactly when `value` is.
+    pub etag: Option<Bytes>,
     pub status: CacheStatus,
 }
 
@@ -82,6 +92,8 @@ struct Inner {
     default_ttl: Duration,
     course_ttl: Duration,
     user_ttl: Duration,
+    /// `CACHE_STALE_SECS`: how long past expiry an entry may answer STALE.
+    stale_window: Duration,
     timeout: Duration,
     counters: Counters,
     flights: Flights,
@@ -154,6 +166,7 @@ impl Cache {
                 default_ttl: cfg.default_ttl,
                 course_ttl: cfg.course_ttl,
                 user_ttl: cfg.user_ttl,
+                stale_window: cfg.stale_window,
                 timeout: cfg.command_timeout,
                 counters: Counters::default(),
                 flights: Flights::default(),

@@ -8,6 +8,8 @@
 //! Each cached key also has a *guard* key holding its generation (see
 //! [`crate::Cache::invalidate`]): `gen:{<key>}` for a single entry. The braces make
 //! the guard hash to the same cluster slot as the entry, so a script may name both.
+//! So does its *lease* `lease:{<key>}`, which the one process loading a cold key
+//! holds meanwhile (see [`crate::Cache::get_or_load`]).
 //!
 //! Listing pages, which are invalidated together, depend on where they live:
 //! - on a single Redis they share one guard `gen:courses:published` and are
@@ -73,6 +75,13 @@ impl CacheKey {
             Guard::Shared(Family::CoursePages) => Some(courses_pages_index(prefix)),
             Guard::Own | Guard::OwnFoundByScan => None,
         }
+    }
+
+    /// The lease a loader takes before it reads the database for this key:
+    /// `lease:{<key>}`, in the key's cluster slot.
+    pub fn lease(&self) -> String {
+        let prefix = &self.key[..self.prefix_len];
+        format!("{prefix}lease:{{{}}}", self.key)
     }
 
     /// Whether a loader must create the guard before it reads the database,
@@ -276,9 +285,12 @@ mod tests {
         assert_eq!(page.index(), None);
         assert!(page.guard_must_exist());
         assert_eq!(
-            fred::util::redis_keyslot(page.guard().as_bytes()),
-            fred::util::redis_keyslot(page.as_str().as_bytes())
+            page.lease(),
+            "skillup:lease:{skillup:courses:published:2:20}"
         );
+        let slot = fred::util::redis_keyslot(page.as_str().as_bytes());
+        assert_eq!(fred::util::redis_keyslot(page.guard().as_bytes()), slot);
+        assert_eq!(fred::util::redis_keyslot(page.lease().as_bytes()), slot);
         let id: CourseId = "0123b6d1-fe4b-4cec-84e3-08312f2a32e5".parse().unwrap();
         assert_eq!(
             k.course(id).guard(),

@@ -2,9 +2,12 @@
 //!
 //! - [`keys`]: every key and channel name, built only from typed ids.
 //! - [`client`]: turning `REDIS_*` config into one fred client with a reconnect policy.
-//! - [`Cache`] ([`cache`]): get / set / get_or_load (cache-aside with single flight and
-//!   generation-checked fills) / invalidate / delete_pattern / stats; the handle in
-//!   `cache.rs`, its operations in `cache/{read,invalidate,admin,sessions}.rs`.
+//! - [`Cache`] ([`cache`]): get / set / get_or_load (cache-aside with single flight, a
+//!   lease across processes, generation-checked fills, spread TTLs, cached absences
+//!   and STALE answers while the database fails) / invalidate / delete_pattern /
+//!   stats; the handle in `cache.rs`, its operations in
+//!   `cache/{read,load,invalidate,admin,sessions}.rs`.
+//! - [`envelope`]: what an entry stores besides its body (freshness, `ETag`, absence).
 //! - [`near`]: the in-process near cache (L1), coherent through Redis client tracking.
 //! - [`stats`]: process counters and the Redis `INFO` figures `/health/redis` shows.
 //!
@@ -14,6 +17,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod envelope;
 mod error;
 mod flight;
 pub mod keys;

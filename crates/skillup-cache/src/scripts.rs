@@ -5,25 +5,75 @@ use std::sync::LazyLock;
 use fred::types::scripts::Script;
 
 /// Stores a value only if its guard's generation is still the one the loader saw
-/// before it read the database.
+/// before it read the database, and releases the loader's lease either way.
 ///
-/// KEYS[1] entry, KEYS[2] guard, optional KEYS[3] the family's index set (the
-/// entry is added to it, and the set kept alive at least as long as the entry);
-/// ARGV[1] expected generation ("" = none yet), ARGV[2] value, ARGV[3] TTL in
-/// milliseconds. Returns 1 if stored, 0 if refused.
+/// KEYS[1] entry, KEYS[2] guard, KEYS[3] lease, optional KEYS[4] the family's
+/// index set (the entry is added to it, and the set kept alive at least as long
+/// as the entry); ARGV[1] expected generation ("" = none yet), ARGV[2] value,
+/// ARGV[3] TTL in milliseconds, ARGV[4] the lease token ("" = no lease held).
+/// Returns 1 if stored, 0 if refused.
 pub static FILL: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
         r"
+if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) == ARGV[4] then
+  redis.call('DEL', KEYS[3])
+end
 local gen = redis.call('GET', KEYS[2]) or ''
 if gen ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-if KEYS[3] then
-  redis.call('SADD', KEYS[3], KEYS[1])
-  if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[3]) then
-    redis.call('PEXPIRE', KEYS[3], ARGV[3])
+if KEYS[4] then
+  redis.call('SADD', KEYS[4], KEYS[1])
+  if redis.call('PTTL', KEYS[4]) < tonumber(ARGV[3]) then
+    redis.call('PEXPIRE', KEYS[4], ARGV[3])
   end
 end
 return 1
+",
+    )
+});
+
+/// Before a load: reads the guard's generation and tries to take the key's
+/// lease, so that one process across all of them loads a cold key.
+///
+/// A guard that invalidations find with `SCAN` (listing pages on a cluster) must
+/// exist before its loader reads the database: it is created at "0" when
+/// missing, and its TTL renewed on every call, so the guard outlives the load
+/// that read it. Were it to expire mid-load, another loader could create it
+/// again at "0" after an invalidation's `SCAN` missed it, and the first loader's
+/// stale fill would match.
+///
+/// KEYS[1] guard, KEYS[2] lease; ARGV[1] guard TTL in seconds, ARGV[2] this
+/// loader's token, ARGV[3] lease TTL in milliseconds, ARGV[4] "1" if the guard
+/// must exist. Returns {generation ("" = none yet), 1 if the lease was taken}.
+pub static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(
+        r"
+local gen = redis.call('GET', KEYS[1])
+if ARGV[4] == '1' then
+  if gen then
+    redis.call('EXPIRE', KEYS[1], ARGV[1])
+  else
+    gen = '0'
+    redis.call('SET', KEYS[1], gen, 'EX', ARGV[1])
+  end
+end
+local won = redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3])
+return {gen or '', won and 1 or 0}
+",
+    )
+});
+
+/// Gives a lease back after a load that stores nothing (it failed, or found
+/// nothing worth caching), so a waiting process loads at once.
+///
+/// KEYS[1] lease; ARGV[1] the token it was taken with. Returns 1 if released.
+pub static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(
+        r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
 ",
     )
 });
@@ -64,30 +114,6 @@ for i = 1, #KEYS, 2 do
   deleted = deleted + redis.call('UNLINK', KEYS[i])
 end
 return deleted
-",
-    )
-});
-
-/// Makes sure a guard exists before its loader reads the database, and returns
-/// its generation: an invalidation that finds guards with `SCAN` (listing pages
-/// on a cluster) can only bump a guard that exists.
-///
-/// A missing guard is created at "0". The TTL is renewed on every call, so the
-/// guard outlives the load that read it: were it to expire mid-load, another
-/// loader could create it again at "0" after an invalidation's `SCAN` missed it,
-/// and the first loader's stale fill would match.
-///
-/// KEYS[1] guard; ARGV[1] guard TTL in seconds. Returns the generation.
-pub static ENSURE_GUARD: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(
-        r"
-local gen = redis.call('GET', KEYS[1])
-if gen then
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
-  return gen
-end
-redis.call('SET', KEYS[1], '0', 'EX', ARGV[1])
-return '0'
 ",
     )
 });

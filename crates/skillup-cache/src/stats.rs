@@ -31,6 +31,11 @@ impl Counters {
         metrics::counter!("cache_misses_total").increment(1);
     }
 
+    /// An expired entry answered because the database failed (see `CacheStatus::Stale`).
+    pub fn stale(&self) {
+        metrics::counter!("cache_stale_total").increment(1);
+    }
+
     pub fn error(&self) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("cache_errors_total").increment(1);

@@ -8,8 +8,10 @@ use skillup_db::courses;
 use skillup_db::models::{CourseDetail, CoursePage};
 use skillup_db::profiles::{self, Role};
 
-use crate::auth::OptionalSession;
-use crate::cached::{json_bytes, to_json};
+use skillup_cache::{Bytes, CacheStatus};
+
+use crate::auth::{OptionalSession, Session};
+use crate::cached::{Audience, error_with_status, respond_lookup, respond_uncached, to_json};
 use crate::error::{ApiError, ErrorBody};
 use crate::params::{self, Paging, PagingQuery};
 use crate::state::AppState;
@@ -22,17 +24,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 ///
 /// Anyone may list; a token, if sent, must still be valid (a revoked or forged
 /// token is a 401 on every route, never quietly anonymous).
-#[utoipa::path(get, path = "/api/courses", tag = "courses", params(PagingQuery),
+#[utoipa::path(get, path = "/api/courses", tag = "courses",
+    params(PagingQuery, ("if-none-match" = Option<String>, Header, description = "A tag from an earlier `ETag`: 304 if it still matches")),
     security((), ("bearer" = [])),
     responses(
-        (status = 200, description = "A page of published courses; `X-Cache` says HIT, MISS or BYPASS", body = CoursePage,
-            headers(("x-cache" = String, description = "HIT | MISS | BYPASS"))),
+        (status = 200, description = "A page of published courses; `X-Cache` says HIT, MISS, BYPASS or STALE", body = CoursePage,
+            headers(("x-cache" = String, description = "HIT | MISS | BYPASS | STALE"),
+                ("etag" = String, description = "Strong tag of the body"),
+                ("cache-control" = String, description = "`public, no-cache` anonymous, `private, no-cache` with a token"))),
+        (status = 304, description = "`If-None-Match` names the current `ETag`: no body",
+            headers(("etag" = String), ("x-cache" = String))),
         (status = 400, description = "page or per_page out of range or not a number", body = ErrorBody),
         (status = 401, description = "A token was sent and is invalid, expired or revoked", body = ErrorBody),
-        (status = 503, description = "Postgres down and the page not cached", body = ErrorBody)))]
+        (status = 503, description = "Postgres down and the page not cached (nor cached and expired within `CACHE_STALE_SECS`)", body = ErrorBody)))]
 #[get("/api/courses")]
 pub async fn list_courses(
-    _auth: OptionalSession,
+    auth: OptionalSession,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -46,8 +53,11 @@ pub async fn list_courses(
             Ok::<_, skillup_db::DbError>(Some(to_json(&page)))
         })
         .await?;
-    let body = lookup.value.unwrap_or_default();
-    Ok(json_bytes(body, lookup.status))
+    let audience = Audience::of(auth.0.as_ref());
+    let status = lookup.status;
+    // The loader always answers a page: an empty listing is `[]`, not `None`.
+    Ok(respond_lookup(&req, lookup, audience)
+        .unwrap_or_else(|| respond_uncached(&req, Bytes::new(), status, audience)))
 }
 
 /// One course with its instructor, enrollment count and ordered outline, cached as `course:{id}`.
@@ -57,17 +67,23 @@ pub async fn list_courses(
 /// A token that is present but invalid or revoked is a 401, never anonymous.
 #[utoipa::path(get, path = "/api/courses/{id}", tag = "courses",
     security((), ("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "Course id")),
+    params(("id" = uuid::Uuid, Path, description = "Course id"),
+        ("if-none-match" = Option<String>, Header, description = "A tag from an earlier `ETag`: 304 if it still matches")),
     responses(
-        (status = 200, description = "The course; `X-Cache` says HIT, MISS or BYPASS (drafts: MISS or BYPASS, never stored)", body = CourseDetail,
-            headers(("x-cache" = String, description = "HIT | MISS | BYPASS"))),
+        (status = 200, description = "The course; `X-Cache` says HIT, MISS, BYPASS or STALE (drafts: MISS or BYPASS, never stored)", body = CourseDetail,
+            headers(("x-cache" = String, description = "HIT | MISS | BYPASS | STALE"),
+                ("etag" = String, description = "Strong tag of the body"),
+                ("cache-control" = String, description = "`public, no-cache` anonymous, `private, no-cache` with a token"))),
+        (status = 304, description = "`If-None-Match` names the current `ETag`: no body",
+            headers(("etag" = String), ("x-cache" = String))),
         (status = 400, description = "Malformed id", body = ErrorBody),
         (status = 401, description = "A token was sent and is invalid, expired or revoked", body = ErrorBody),
-        (status = 404, description = "No such course, or a draft the caller may not see", body = ErrorBody),
-        (status = 503, description = "Postgres down and the course not cached", body = ErrorBody)))]
+        (status = 404, description = "No such course, or a draft the caller may not see; anonymous repeats answered from the cache (`X-Cache: HIT`)", body = ErrorBody),
+        (status = 503, description = "Postgres down and the course not cached (nor cached and expired within `CACHE_STALE_SECS`)", body = ErrorBody)))]
 #[get("/api/courses/{id}")]
 pub async fn get_course(
     auth: OptionalSession,
+    req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -81,7 +97,7 @@ pub async fn get_course(
     let loaded = Arc::clone(&unpublished);
     let lookup = state
         .cache
-        .get_or_load(&key, state.cache.course_ttl(), move || async move {
+        .get_or_load_caching_absence(&key, state.cache.course_ttl(), move || async move {
             let detail = courses::detail(&db, id).await?;
             Ok::<_, skillup_db::DbError>(match detail {
                 Some(d) if d.published => Some(to_json(&d)),
@@ -93,28 +109,44 @@ pub async fn get_course(
             })
         })
         .await?;
-    if let Some(body) = lookup.value {
-        return Ok(json_bytes(body, lookup.status));
+    let status = lookup.status;
+    if let Some(response) = respond_lookup(&req, lookup, Audience::of(auth.0.as_ref())) {
+        return Ok(response);
     }
+    // No published course: a 404 for anonymous callers (answered from the cache
+    // on repeats), a draft for its instructor and admins (from Postgres).
+    let Some(session) = auth.0 else {
+        return Ok(error_with_status(&not_found(id), status));
+    };
+    // A draft read now comes from Postgres whatever the cache held.
+    let status = match status {
+        CacheStatus::Hit | CacheStatus::Stale => CacheStatus::Miss,
+        other => other,
+    };
     // Boxed: the draft path's database futures would otherwise make every
     // request's handler future (moved on each poll setup) as big as theirs.
-    Box::pin(draft(auth, id, unpublished.get(), &state, lookup.status)).await
+    match Box::pin(draft(&session, id, unpublished.get(), &state)).await {
+        Ok(body) => Ok(respond_uncached(&req, body, status, Audience::Private)),
+        Err(ApiError::NotFound(_)) => Ok(error_with_status(&not_found(id), status)),
+        Err(other) => Err(other),
+    }
 }
 
-/// A course that is not published (or does not exist): shown to its instructor
-/// and to admins, 404 to everyone else. `loaded` is the detail this request's
-/// loader read, if it ran; otherwise it is read here.
+fn not_found(id: skillup_common::CourseId) -> ApiError {
+    ApiError::NotFound(format!("course {id} not found"))
+}
+
+/// A course that is not published (or does not exist), for a caller with a
+/// token: its JSON for its instructor and for admins, 404 to everyone else.
+/// `loaded` is the detail this request's loader read, if it ran; otherwise it
+/// is read here.
 async fn draft(
-    auth: OptionalSession,
+    session: &Session,
     id: skillup_common::CourseId,
     loaded: Option<&CourseDetail>,
     state: &AppState,
-    status: skillup_cache::CacheStatus,
-) -> Result<HttpResponse, ApiError> {
-    let not_found = || ApiError::NotFound(format!("course {id} not found"));
-    let Some(session) = auth.0 else {
-        return Err(not_found());
-    };
+) -> Result<Bytes, ApiError> {
+    let not_found = || not_found(id);
     // Only a caller who may see drafts pays for the profile (and detail) reads.
     let Some(profile) = profiles::get(&state.db, session.user_id()).await? else {
         return Err(not_found());
@@ -130,7 +162,7 @@ async fn draft(
         }
     };
     if profile.role == Role::Admin || detail.instructor.id == profile.id {
-        Ok(json_bytes(to_json(detail), status))
+        Ok(to_json(detail))
     } else {
         Err(not_found())
     }

@@ -1,11 +1,11 @@
 //! `GET /api/me`: the caller's profile and enrollments with progress, cached as
 //! `user:{id}` (`REDIS_USER_TTL`).
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use skillup_db::profiles::{self, Me};
 
 use crate::auth::Session;
-use crate::cached::{json_bytes, to_json};
+use crate::cached::{Audience, respond_lookup, to_json};
 use crate::error::{ApiError, ErrorBody};
 use crate::openapi::responses::Unauthorized;
 use crate::state::AppState;
@@ -19,13 +19,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// profile on first use and loads the snapshot through the cache's single flight.
 #[utoipa::path(get, path = "/api/me", tag = "me",
     security(("bearer" = [])),
+    params(("if-none-match" = Option<String>, Header, description = "A tag from an earlier `ETag`: 304 if it still matches")),
     responses(
-        (status = 200, description = "Profile and enrollments; `X-Cache` says HIT, MISS or BYPASS", body = Me,
-            headers(("x-cache" = String, description = "HIT | MISS | BYPASS"))),
+        (status = 200, description = "Profile and enrollments; `X-Cache` says HIT, MISS, BYPASS or STALE", body = Me,
+            headers(("x-cache" = String, description = "HIT | MISS | BYPASS | STALE"),
+                ("etag" = String, description = "Strong tag of the body"),
+                ("cache-control" = String, description = "`private, no-cache`"))),
+        (status = 304, description = "`If-None-Match` names the current `ETag`: no body",
+            headers(("etag" = String), ("x-cache" = String))),
         Unauthorized,
-        (status = 503, description = "Postgres down and the snapshot not cached", body = ErrorBody)))]
+        (status = 503, description = "Postgres down and the snapshot not cached (nor cached and expired within `CACHE_STALE_SECS`)", body = ErrorBody)))]
 #[get("/api/me")]
-pub async fn me(session: Session, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn me(
+    session: Session,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let id = session.user_id();
     let key = state.cache.keys().user(id);
     let db = state.db.clone();
@@ -37,8 +46,6 @@ pub async fn me(session: Session, state: web::Data<AppState>) -> Result<HttpResp
             Ok::<_, skillup_db::DbError>(me.map(|m| to_json(&m)))
         })
         .await?;
-    match lookup.value {
-        Some(body) => Ok(json_bytes(body, lookup.status)),
-        None => Err(ApiError::NotFound("the profile was deleted".to_owned())),
-    }
+    respond_lookup(&req, lookup, Audience::Private)
+        .ok_or_else(|| ApiError::NotFound("the profile was deleted".to_owned()))
 }

@@ -262,13 +262,20 @@ async fn drafts_are_visible_to_their_owner_and_admins_only() {
     refused(app.get(&draft).await, 404, "not_found").await;
     refused(app.get_as(&draft, &instructor(2)).await, 404, "not_found").await;
     refused(app.get_as(&draft, &student).await, 404, "not_found").await;
-    let stored: Option<String> = fred::interfaces::KeysInterface::get(
+    let stored: Option<skillup_cache::Bytes> = fred::interfaces::KeysInterface::get(
         &app.redis().await,
         app.key(&format!("course:{}", seed::course_id(10))),
     )
     .await
     .unwrap();
-    assert_eq!(stored, None, "drafts are never cached");
+    let entry = stored
+        .as_ref()
+        .and_then(skillup_cache::envelope::Envelope::decode);
+    assert_eq!(
+        entry.map(|e| e.body),
+        Some(None),
+        "a draft is cached only as an absence (the 404), never its content"
+    );
 }
 
 #[tokio::test]

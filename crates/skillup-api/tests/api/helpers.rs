@@ -8,7 +8,7 @@ use skillup_common::UserId;
 use skillup_common::auth::JwtKeys;
 use skillup_common::config::JwtConfig;
 use skillup_db::seed;
-use skillup_testkit::{TestDatabase, fresh_database, redis_url, unique_prefix};
+use skillup_testkit::{TcpProxy, TestDatabase, fresh_database, redis_url, unique_prefix};
 
 /// Courses seeded for each test (every tenth is a draft).
 pub const SEEDED_COURSES: u32 = 12;
@@ -23,6 +23,8 @@ pub struct TestApp {
     pub prefix: String,
     /// The `REDIS_URL` the app was given (a single server or a cluster).
     pub redis_url: String,
+    /// The proxy between the app and Postgres, when asked for: cut it for an outage.
+    pub postgres: Option<TcpProxy>,
 }
 
 pub struct Options {
@@ -36,6 +38,10 @@ pub struct Options {
     pub auth_failure_window_secs: &'static str,
     /// `REDIS_TLS_CA_FILE`, unset by default.
     pub redis_tls_ca_file: Option<String>,
+    /// Whether the app reaches Postgres through a [`TcpProxy`] the test can cut.
+    pub postgres_proxy: bool,
+    /// More variables (e.g. a short `REDIS_COURSE_TTL`).
+    pub env: Vec<(&'static str, &'static str)>,
 }
 
 impl Default for Options {
@@ -46,6 +52,8 @@ impl Default for Options {
             auth_failure_limit: "1000000",
             auth_failure_window_secs: "60",
             redis_tls_ca_file: None,
+            postgres_proxy: false,
+            env: Vec::new(),
         }
     }
 }
@@ -60,8 +68,16 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .await
         .expect("seed");
     let prefix = unique_prefix();
+    let postgres = match options.postgres_proxy {
+        true => Some(TcpProxy::start(&host_port(&db.url)).await),
+        false => None,
+    };
+    let db_url = match &postgres {
+        Some(proxy) => through(&db.url, proxy),
+        None => db.url.clone(),
+    };
     let mut env: HashMap<&str, &str> = [
-        ("DATABASE_URL", db.url.as_str()),
+        ("DATABASE_URL", db_url.as_str()),
         ("REDIS_URL", options.redis_url.as_str()),
         ("REDIS_KEY_PREFIX", prefix.as_str()),
         ("JWT_SECRET", JWT_SECRET),
@@ -79,6 +95,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     if let Some(ca) = &options.redis_tls_ca_file {
         env.insert("REDIS_TLS_CA_FILE", ca);
     }
+    env.extend(options.env.iter().copied());
     let config = ApiConfig::from_env(&env).expect("test config is valid");
     let app = Application::build(config).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -89,7 +106,26 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         db,
         prefix,
         redis_url: options.redis_url,
+        postgres,
     }
+}
+
+/// The `host:port` a database URL points at.
+pub fn host_port(url: &str) -> String {
+    let url = url::Url::parse(url).expect("a database URL");
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or("127.0.0.1"),
+        url.port().unwrap_or(5432)
+    )
+}
+
+/// `url` with its host and port replaced by `proxy`'s.
+pub fn through(url: &str, proxy: &TcpProxy) -> String {
+    let mut url = url::Url::parse(url).expect("a database URL");
+    url.set_host(Some("127.0.0.1")).expect("a host");
+    url.set_port(Some(proxy.port)).expect("a port");
+    url.to_string()
 }
 
 impl TestApp {
@@ -312,4 +348,22 @@ pub async fn refused(res: reqwest::Response, status: u16, code: &str) -> String 
         .as_str()
         .expect("error.message is a string")
         .to_owned()
+}
+
+/// Checks that `key` is fresh for a TTL spread over [0.9 × `ttl_secs`,
+/// `ttl_secs`] and kept by Redis for the stale window (`CACHE_STALE_SECS`,
+/// default a day) more.
+pub async fn assert_lifetime(app: &TestApp, key: &str, ttl_secs: u64) {
+    use fred::prelude::*;
+    let redis = app.redis().await;
+    let stored: skillup_cache::Bytes = redis.get(key).await.expect("redis");
+    let entry = skillup_cache::envelope::Envelope::decode(&stored).expect("an entry");
+    let fresh = (entry.fresh_until - skillup_cache::envelope::now_ms()) / 1000;
+    assert!(
+        (ttl_secs * 9 / 10 - 1..=ttl_secs).contains(&fresh),
+        "fresh for {fresh} s"
+    );
+    let ttl: i64 = redis.ttl(key).await.expect("redis");
+    let ttl = u64::try_from(ttl).expect("an expiry");
+    assert!(ttl.abs_diff(fresh + 86_400) <= 2, "kept {ttl} s");
 }

@@ -21,10 +21,10 @@ async fn me_is_cached_as_user_id_with_the_user_ttl() {
 
     let key = app.key(&format!("user:{student}"));
     let redis = app.redis().await;
-    let ttl: i64 = redis.ttl(&key).await.unwrap();
-    assert!((1790..=1800).contains(&ttl), "ttl {ttl}");
-    let stored: String = redis.get(&key).await.unwrap();
-    assert_eq!(stored.as_bytes(), &first[..]);
+    crate::helpers::assert_lifetime(&app, &key, 1800).await;
+    let stored: skillup_cache::Bytes = redis.get(&key).await.unwrap();
+    let entry = skillup_cache::envelope::Envelope::decode(&stored).unwrap();
+    assert_eq!(entry.body.as_deref(), Some(&first[..]));
 
     let me: Value = serde_json::from_slice(&first).unwrap();
     assert_eq!(me["profile"]["role"], "student");

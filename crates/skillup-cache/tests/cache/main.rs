@@ -7,6 +7,7 @@ mod cluster;
 mod degradation;
 mod near;
 mod operations;
+mod resilience;
 mod single_flight;
 mod stale_fills;
 mod tls;
@@ -23,4 +24,13 @@ pub async fn cache_at(url: &str) -> Cache {
     Cache::connect(&redis_config(url, &unique_prefix()))
         .await
         .expect("valid config")
+}
+
+/// The body stored under `key`, as `get_or_load` would answer it.
+pub async fn body(cache: &Cache, key: &skillup_cache::CacheKey) -> Option<skillup_cache::Bytes> {
+    cache
+        .stored(key)
+        .await
+        .expect("redis reachable")
+        .and_then(|e| e.body)
 }

@@ -16,7 +16,9 @@ use std::time::Duration;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-use super::env::{ConfigError, EnvSource, SecretUrl, invalid, millis_or, seconds_or, url_or};
+use super::env::{
+    ConfigError, EnvSource, SecretUrl, invalid, millis_or, parse_or, seconds_or, url_or,
+};
 
 /// `REDIS_*`: where Redis is, the key namespace and the TTL of each kind of entry.
 #[derive(Debug, Clone)]
@@ -35,6 +37,11 @@ pub struct RedisConfig {
     pub course_ttl: Duration,
     /// `REDIS_USER_TTL` (seconds, default 1800): `user:*`.
     pub user_ttl: Duration,
+    /// `CACHE_STALE_SECS` (seconds, default 86400; 0 turns STALE off): how long
+    /// past its expiry a course detail or listing page that no write invalidated
+    /// may still be answered, with `X-Cache: STALE`, while Postgres fails. Entries
+    /// stay in Redis that much longer than their TTL.
+    pub stale_window: Duration,
     /// `REDIS_COMMAND_TIMEOUT_MS` (default 250): a slower Redis is treated as down
     /// for that call, and the caller is served from Postgres.
     pub command_timeout: Duration,
@@ -154,6 +161,7 @@ impl RedisConfig {
             default_ttl: seconds_or(env, "REDIS_DEFAULT_TTL", 3600)?,
             course_ttl: seconds_or(env, "REDIS_COURSE_TTL", 3600)?,
             user_ttl: seconds_or(env, "REDIS_USER_TTL", 1800)?,
+            stale_window: Duration::from_secs(parse_or(env, "CACHE_STALE_SECS", 86_400)?),
             command_timeout: millis_or(env, "REDIS_COMMAND_TIMEOUT_MS", 250)?,
             tls_ca,
         })
@@ -175,6 +183,15 @@ mod tests {
         assert_eq!(redis.default_ttl, Duration::from_secs(3600));
         assert_eq!(redis.course_ttl, Duration::from_secs(3600));
         assert_eq!(redis.user_ttl, Duration::from_secs(1800));
+        assert_eq!(redis.stale_window, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn the_stale_window_may_be_turned_off_but_not_garbled() {
+        let off = RedisConfig::from_env(&env(&[("CACHE_STALE_SECS", "0")])).unwrap();
+        assert_eq!(off.stale_window, Duration::ZERO);
+        let err = RedisConfig::from_env(&env(&[("CACHE_STALE_SECS", "a day")])).unwrap_err();
+        assert!(err.to_string().contains("CACHE_STALE_SECS"), "{err}");
     }
 
     #[test]

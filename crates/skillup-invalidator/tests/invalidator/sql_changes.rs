@@ -283,3 +283,52 @@ async fn on_a_redis_cluster_sql_changes_reach_details_listings_and_families() {
     // A table-wide change flushes a family with SCAN + UNLINK on every primary.
     fill_after_truncate(&stack).await;
 }
+
+/// The status and `X-Cache` of an anonymous GET.
+async fn status_of(stack: &crate::helpers::Stack, path: &str) -> (u16, String) {
+    let res = stack
+        .http
+        .get(format!("{}{path}", stack.api))
+        .send()
+        .await
+        .expect("request");
+    let cache = res.headers()["x-cache"].to_str().expect("ascii").to_owned();
+    (res.status().as_u16(), cache)
+}
+
+#[tokio::test]
+async fn a_cached_404_gives_way_to_a_course_created_or_published_in_sql() {
+    let stack = stack(Options::default()).await;
+    stack.settled().await;
+    let new_id = uuid::Uuid::new_v4();
+    let created = format!("/api/courses/{new_id}");
+    let draft = course_path(10);
+    for path in [&created, &draft] {
+        status_of(&stack, path).await;
+        assert_eq!(
+            status_of(&stack, path).await,
+            (404, "HIT".to_owned()),
+            "{path}"
+        );
+    }
+    let instructor = seed::instructor_id(1);
+    stack
+        .sql(&format!(
+            "INSERT INTO courses (id, slug, title, instructor_id, published) \
+             VALUES ('{new_id}', 'made-in-psql-{new_id}', 'Made in psql', '{instructor}', true)"
+        ))
+        .await;
+    stack
+        .sql(&format!(
+            "UPDATE courses SET published = true WHERE id = '{}'",
+            seed::course_id(10)
+        ))
+        .await;
+    for path in [&created, &draft] {
+        let shown = skillup_testkit::eventually(Duration::from_secs(1), || async {
+            status_of(&stack, path).await.0 == 200
+        })
+        .await;
+        assert!(shown, "{path} shows within 1 s");
+    }
+}
