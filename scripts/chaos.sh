@@ -106,6 +106,9 @@ as_pg() {
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/skillup_chaos"
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 export REDIS_KEY_PREFIX="chaos:"
+# Course entries expire every few seconds, so the Postgres round meets expired
+# entries: they must answer STALE, not 503.
+export REDIS_COURSE_TTL="${CHAOS_COURSE_TTL:-2}"
 export JWT_SECRET="chaos-campaign-secret"
 export RUST_LOG="${RUST_LOG:-info}"
 export LOG_FORMAT=json

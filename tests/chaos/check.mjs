@@ -152,6 +152,35 @@ check(
 );
 check("no valid token refused (401)", refused.length === 0, refused.length ? refused.slice(0, 5).map(brief) : "none");
 
+// Course details the load never writes to (no writer's churn course) are only
+// ever expired, never invalidated: once cached, a Postgres outage must answer
+// them STALE, not 503. "Cached" = answered 200 since the last Redis round
+// ended (a Redis restart empties it) and before the failure.
+const churned = new Set(plan.writers.map((w) => w.churn));
+const redisEnds = windows.filter((w) => w.fault === "redis").map((w) => w.to);
+const lastOk = new Map();
+const staleAnswers = { count: 0 };
+const failedCached = [];
+for (const r of [...requests].sort((a, b) => a.t0 - b.t0)) {
+  if (r.kind !== "course") continue;
+  const id = r.path.split("/")[3];
+  if (churned.has(id)) continue;
+  if (r.status === 200) {
+    lastOk.set(r.path, r.t1);
+    if (r.cache === "STALE") staleAnswers.count += 1;
+    continue;
+  }
+  const inPg = windows.some((w) => w.fault === "postgres" && overlaps(r, w));
+  const since = lastOk.get(r.path);
+  const afterRedis = Math.max(0, ...redisEnds.filter((t) => t <= r.t0));
+  if (inPg && since !== undefined && since > afterRedis && since < r.t0) failedCached.push(r);
+}
+check(
+  "cached course reads survive the Postgres outage (STALE)",
+  failedCached.length === 0,
+  failedCached.length ? failedCached.slice(0, 5).map(brief) : `${staleAnswers.count} answered STALE, none failed`,
+);
+
 // ---- 2. acknowledged writes in Postgres -----------------------------------------------
 const writers = plan.writers;
 const writerIds = writers.map((w) => w.id).filter((id) => uuid.test(id));
