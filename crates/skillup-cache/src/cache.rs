@@ -94,6 +94,9 @@ struct Inner {
     user_ttl: Duration,
     /// `CACHE_STALE_SECS`: how long past expiry an entry may answer STALE.
     stale_window: Duration,
+    /// `CACHE_LEASE_MS`: how long a cold key's loader holds off other processes
+    /// (zero: no leases).
+    lease: Duration,
     timeout: Duration,
     counters: Counters,
     flights: Flights,
@@ -167,6 +170,7 @@ impl Cache {
                 course_ttl: cfg.course_ttl,
                 user_ttl: cfg.user_ttl,
                 stale_window: cfg.stale_window,
+                lease: cfg.lease,
                 timeout: cfg.command_timeout,
                 counters: Counters::default(),
                 flights: Flights::default(),

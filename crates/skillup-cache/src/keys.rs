@@ -183,6 +183,21 @@ impl Keys {
         format!("{}courses:published:*", self.prefix)
     }
 
+    /// `course:*`: every course detail (a flush of the family).
+    pub fn courses_pattern(&self) -> String {
+        format!("{}course:*", self.prefix)
+    }
+
+    /// `user:*`: every `/api/me` snapshot.
+    pub fn users_pattern(&self) -> String {
+        format!("{}user:*", self.prefix)
+    }
+
+    /// `session:revoked:*`: every revocation.
+    pub fn revocations_pattern(&self) -> String {
+        format!("{}session:revoked:*", self.prefix)
+    }
+
     /// The listing page whose own guard is `guard` (`None` for any other name).
     pub(crate) fn courses_page_of_guard<'a>(&self, guard: &'a str) -> Option<&'a str> {
         let page = guard
@@ -269,6 +284,9 @@ mod tests {
         assert!(k.courses_page(2, 20).index().is_some());
         assert!(!k.courses_page(2, 20).guard_must_exist());
         assert_eq!(k.courses_pages_pattern(), "skillup:courses:published:*");
+        assert_eq!(k.courses_pattern(), "skillup:course:*");
+        assert_eq!(k.users_pattern(), "skillup:user:*");
+        assert_eq!(k.revocations_pattern(), "skillup:session:revoked:*");
         assert_eq!(k.progress_channel(), "skillup:events:progress");
         assert_eq!(k.course_channel(), "skillup:events:course");
         assert_eq!(k.control_channel(), "skillup:events:control");

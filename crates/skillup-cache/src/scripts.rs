@@ -43,7 +43,7 @@ return 1
 /// stale fill would match.
 ///
 /// KEYS[1] guard, KEYS[2] lease; ARGV[1] guard TTL in seconds, ARGV[2] this
-/// loader's token, ARGV[3] lease TTL in milliseconds, ARGV[4] "1" if the guard
+/// loader's token, ARGV[3] lease TTL in milliseconds ("0": take none), ARGV[4] "1" if the guard
 /// must exist. Returns {generation ("" = none yet), 1 if the lease was taken}.
 pub static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
@@ -57,7 +57,10 @@ if ARGV[4] == '1' then
     redis.call('SET', KEYS[1], gen, 'EX', ARGV[1])
   end
 end
-local won = redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3])
+local won = false
+if ARGV[3] ~= '0' then
+  won = redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3])
+end
 return {gen or '', won and 1 or 0}
 ",
     )

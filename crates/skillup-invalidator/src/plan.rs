@@ -130,8 +130,8 @@ impl Plan {
                 .flush
                 .iter()
                 .map(|family| match family {
-                    Family::Courses => keys.scoped_pattern("course:*"),
-                    Family::Users => keys.scoped_pattern("user:*"),
+                    Family::Courses => keys.courses_pattern(),
+                    Family::Users => keys.users_pattern(),
                 })
                 .collect(),
         }

@@ -254,16 +254,13 @@ async fn cache(cmd: CacheCommand) -> anyhow::Result<()> {
             );
             println!("uptime_seconds: {}", info.uptime_seconds);
             for (label, pattern) in [
-                ("course", "course:*"),
-                ("courses:published", "courses:published:*"),
-                ("user", "user:*"),
-                ("session:revoked", "session:revoked:*"),
-                ("all", "*"),
+                ("course", keys.courses_pattern()),
+                ("courses:published", keys.courses_pages_pattern()),
+                ("user", keys.users_pattern()),
+                ("session:revoked", keys.revocations_pattern()),
+                ("all", keys.scoped_pattern("")),
             ] {
-                let n = cache
-                    .scan_keys(&keys.scoped_pattern(pattern), usize::MAX)
-                    .await?
-                    .len();
+                let n = cache.scan_keys(&pattern, usize::MAX).await?.len();
                 println!("keys {}{label}: {n}", keys.prefix());
             }
         }

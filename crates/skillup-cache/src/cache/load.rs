@@ -8,8 +8,8 @@
 //! memcache's leases make their clients "wait a little and retry" the same way.
 //!
 //! The wait is bounded twice:
-//! - the lease expires after [`LEASE_TTL`], so if its holder dies or stalls, a
-//!   waiter takes it over and loads;
+//! - the lease expires after `CACHE_LEASE_MS` (default 1 s), so if its holder
+//!   dies or stalls, a waiter takes it over and loads;
 //! - a waiter that still has no value after [`WAIT_AT_MOST`] loads by itself.
 //!
 //! Neither bound can let a stale value in: every fill, leased or not, is
@@ -29,8 +29,6 @@ use crate::envelope::{self, Envelope};
 use crate::keys::CacheKey;
 use crate::scripts;
 
-/// How long a lease holds off other processes' loads of its key.
-const LEASE_TTL: Duration = Duration::from_secs(1);
 /// The longest a process waits for another's fill before loading by itself.
 const WAIT_AT_MOST: Duration = Duration::from_secs(3);
 /// The first and the longest pause between two looks at a leased key.
@@ -70,7 +68,13 @@ impl Cache {
         // The generation must be read before the database is.
         let ticket = if redis_up {
             match self.acquire(key).await {
-                Ok(ticket) if ticket.lease.is_some() || !self.inner.guard_fills => Some(ticket),
+                Ok(ticket)
+                    if ticket.lease.is_some()
+                        || self.inner.lease.is_zero()
+                        || !self.inner.guard_fills =>
+                {
+                    Some(ticket)
+                }
                 Ok(_) => match self.wait_for_fill(key).await {
                     Ok(Waited::Filled(entry)) => return Ok(Lookup::of(entry, CacheStatus::Hit)),
                     Ok(Waited::Load(ticket)) => Some(ticket),
@@ -147,7 +151,8 @@ impl Cache {
         Ok(stored == 1)
     }
 
-    /// Reads the generation and tries to take the lease, in one script.
+    /// Reads the generation and tries to take the lease, in one script (with
+    /// leases off, only reads the generation).
     async fn acquire(&self, key: &CacheKey) -> Result<Ticket, CacheError> {
         let token = format!("{:016x}", rand::random::<u64>());
         let (generation, won): (String, i64) = self
@@ -157,7 +162,7 @@ impl Cache {
                 vec![
                     GUARD_TTL_SECS.to_string(),
                     token.clone(),
-                    millis(LEASE_TTL).to_string(),
+                    self.inner.lease.as_millis().to_string(),
                     if key.guard_must_exist() { "1" } else { "0" }.to_owned(),
                 ],
             ))

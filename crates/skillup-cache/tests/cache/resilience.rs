@@ -351,3 +351,34 @@ async fn a_waiter_never_takes_a_fill_that_raced_a_write() {
     let stored = caches[1].stored(&key).await.unwrap().and_then(|e| e.body);
     assert_eq!(stored.as_deref(), Some(&b"new"[..]));
 }
+
+#[tokio::test]
+async fn with_leases_off_each_process_loads_on_its_own() {
+    let mut cfg = redis_config(&redis_url(), &unique_prefix());
+    cfg.lease = Duration::ZERO;
+    let caches = [
+        Cache::connect(&cfg).await.unwrap(),
+        Cache::connect(&cfg).await.unwrap(),
+    ];
+    let key = caches[0].keys().course(CourseId::new_random());
+    let loads = Arc::new(AtomicUsize::new(0));
+    join_all(caches.iter().map(|cache| {
+        let (key, loads) = (key.clone(), loads.clone());
+        async move {
+            cache
+                .get_or_load(&key, Duration::from_secs(60), move || async move {
+                    loads.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Ok::<_, ()>(Some(Bytes::from_static(b"x")))
+                })
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    assert_eq!(
+        loads.load(Ordering::SeqCst),
+        2,
+        "the lease is what makes it one"
+    );
+}

@@ -42,6 +42,11 @@ pub struct RedisConfig {
     /// may still be answered, with `X-Cache: STALE`, while Postgres fails. Entries
     /// stay in Redis that much longer than their TTL.
     pub stale_window: Duration,
+    /// `CACHE_LEASE_MS` (default 1000; 0 turns leases off): how long the one
+    /// process loading a cold key holds off the others' loads of it. Off, every
+    /// process loads a cold key on its own (the "before" of the cold-start
+    /// benchmark).
+    pub lease: Duration,
     /// `REDIS_COMMAND_TIMEOUT_MS` (default 250): a slower Redis is treated as down
     /// for that call, and the caller is served from Postgres.
     pub command_timeout: Duration,
@@ -162,6 +167,7 @@ impl RedisConfig {
             course_ttl: seconds_or(env, "REDIS_COURSE_TTL", 3600)?,
             user_ttl: seconds_or(env, "REDIS_USER_TTL", 1800)?,
             stale_window: Duration::from_secs(parse_or(env, "CACHE_STALE_SECS", 86_400)?),
+            lease: Duration::from_millis(parse_or(env, "CACHE_LEASE_MS", 1000)?),
             command_timeout: millis_or(env, "REDIS_COMMAND_TIMEOUT_MS", 250)?,
             tls_ca,
         })
@@ -184,6 +190,7 @@ mod tests {
         assert_eq!(redis.course_ttl, Duration::from_secs(3600));
         assert_eq!(redis.user_ttl, Duration::from_secs(1800));
         assert_eq!(redis.stale_window, Duration::from_secs(86_400));
+        assert_eq!(redis.lease, Duration::from_secs(1));
     }
 
     #[test]

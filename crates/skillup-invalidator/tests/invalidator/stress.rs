@@ -128,9 +128,9 @@ async fn run(stack: &Stack, guard_fills: bool) -> Vec<CourseId> {
     let mut stale = Vec::new();
     for id in ids.iter() {
         let key = stack.cache.keys().course(*id);
-        let cached = stack.cache.get(&key).await.expect("redis");
+        let cached = stack.cache.stored(&key).await.expect("redis");
         let fresh = title(&stack.db.pool, *id).await;
-        if let Some(cached) = cached
+        if let Some(cached) = cached.and_then(|entry| entry.body)
             && cached != fresh.as_bytes()
         {
             stale.push(*id);

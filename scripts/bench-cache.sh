@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Cache resilience benchmark (not a test), in one run, loopback only:
+#   1. 304 vs 200: wrk on one cached course detail, with and without the
+#      `If-None-Match` of its current ETag (64 connections, DURATION s each).
+#   2. Cold start across replicas: two API processes (release) on one Redis
+#      prefix and one database, the cache emptied, then wrk (2 threads x 32
+#      connections on each, bench/sequential.lua: every one of 1,000 ids in
+#      order, from the first) against both at once for DURATION s. Reports the
+#      Postgres loads both made (`cache_loads_total`, summed) per distinct key,
+#      with leases off (CACHE_LEASE_MS=0: each process loads a key on its own,
+#      the behaviour before leases) and on (the default).
+# Writes .run/bench/cache.json.
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+cd "$ROOT"
+
+export DATABASE_URL="postgres://postgres@127.0.0.1:5432/skillup_bench"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+export JWT_SECRET="bench-secret"
+DURATION="${DURATION:-10}"
+ensure_cargo; ensure_postgres; ensure_redis
+command -v wrk >/dev/null 2>&1 || apt_install wrk
+ulimit -n 65536 2>/dev/null || true
+
+log "building (release)"
+cargo build --release --bins   # the feature set scripts/chaos.sh builds: one set of release artifacts
+bin="$TARGET_DIR/release"
+mkdir -p .run/bench .run/logs
+"$bin/skillupctl" db create >/dev/null
+# 1,111 seeded courses, every tenth a draft: 1,000 published.
+"$bin/skillupctl" db seed --courses 1111 >/dev/null
+psql "$DATABASE_URL" -tAc "SELECT id FROM courses WHERE published ORDER BY created_at DESC" > .run/bench/ids.txt
+export IDS_FILE="$ROOT/.run/bench/ids.txt"
+keys=$(wc -l < "$IDS_FILE")
+
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+start_api() { # port lease_ms
+  REDIS_KEY_PREFIX=bench-cache: PORT=$1 CACHE_LEASE_MS=$2 RUST_LOG=warn "$bin/skillup-api" >>".run/logs/bench-cache-$1.log" 2>&1 &
+  pids+=($!)
+  wait_for_port 127.0.0.1 "$1" "skillup-api :$1"
+}
+stop_apis() { kill "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true; pids=(); }
+loads() { curl -s "http://127.0.0.1:$1/metrics" | awk '/^cache_loads_total / { v = $2 } END { print v + 0 }'; }
+rps() { awk '/^Requests\/sec/ { printf "%d", $2 }'; }
+
+# ---- 1. 304 vs 200 ------------------------------------------------------------------
+start_api 5211 1000
+id=$(head -n 1 "$IDS_FILE")
+url="http://127.0.0.1:5211/api/courses/$id"
+curl -s -o /dev/null "$url"
+tag=$(curl -s -D - -o /dev/null "$url" | awk -F': ' 'tolower($1) == "etag" { sub(/\r$/, "", $2); print $2 }')
+[ -n "$tag" ] || die "no ETag on $url"
+wrk -t2 -c64 -d2s "$url" >/dev/null
+ok=$(wrk -t2 -c64 -d"${DURATION}s" "$url" | rps)
+not_modified=$(wrk -t2 -c64 -d"${DURATION}s" -H "If-None-Match: $tag" "$url" | rps)
+status=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $tag" "$url")
+[ "$status" = 304 ] || die "If-None-Match answered $status, not 304"
+ratio=$(awk -v a="$not_modified" -v b="$ok" 'BEGIN { printf "%.2f", a / b }')
+printf '\n| one cached course detail, 64 connections | requests/s |\n|---|---|\n| 200 (body ~5 KB) | %s |\n| 304 (If-None-Match) | %s |\n| 304 / 200 | %s |\n' "$ok" "$not_modified" "$ratio"
+stop_apis
+
+# ---- 2. cold start, two replicas ----------------------------------------------------
+cold() { # lease_ms → "loads requests"
+  REDIS_KEY_PREFIX=bench-cache: "$bin/skillupctl" cache clear >/dev/null
+  start_api 5212 "$1"; start_api 5213 "$1"
+  local before=$(( $(loads 5212) + $(loads 5213) ))
+  wrk -t2 -c32 -d"${DURATION}s" -s bench/sequential.lua http://127.0.0.1:5212 > .run/bench/cold-a.txt &
+  local a=$!
+  wrk -t2 -c32 -d"${DURATION}s" -s bench/sequential.lua http://127.0.0.1:5213 > .run/bench/cold-b.txt
+  wait "$a"
+  local after=$(( $(loads 5212) + $(loads 5213) ))
+  local requests=$(( $(rps < .run/bench/cold-a.txt) + $(rps < .run/bench/cold-b.txt) ))
+  stop_apis
+  echo "$(( after - before )) $requests"
+}
+read -r loads_off rps_off < <(cold 0)
+read -r loads_on rps_on < <(cold 1000)
+printf '\n| cold start, 2 API processes x %s keys | Postgres loads | loads per key | requests/s (both) |\n|---|---|---|---|\n' "$keys"
+printf '| leases off (CACHE_LEASE_MS=0, as before) | %s | %s | %s |\n' "$loads_off" "$(awk -v a="$loads_off" -v k="$keys" 'BEGIN { printf "%.2f", a / k }')" "$rps_off"
+printf '| leases on (default) | %s | %s | %s |\n' "$loads_on" "$(awk -v a="$loads_on" -v k="$keys" 'BEGIN { printf "%.2f", a / k }')" "$rps_on"
+echo "{\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"ok_rps\":$ok,\"not_modified_rps\":$not_modified,\"keys\":$keys,\"cold\":{\"leases_off\":{\"loads\":$loads_off,\"rps\":$rps_off},\"leases_on\":{\"loads\":$loads_on,\"rps\":$rps_on}}}" > .run/bench/cache.json
+log "results in .run/bench/cache.json"
