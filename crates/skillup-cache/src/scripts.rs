@@ -42,9 +42,18 @@ return 1
 /// again at "0" after an invalidation's `SCAN` missed it, and the first loader's
 /// stale fill would match.
 ///
-/// KEYS[1] guard, KEYS[2] lease; ARGV[1] guard TTL in seconds, ARGV[2] this
-/// loader's token, ARGV[3] lease TTL in milliseconds ("0": take none), ARGV[4] "1" if the guard
-/// must exist. Returns {generation ("" = none yet), 1 if the lease was taken}.
+/// A fresh entry found here means another process filled the key since this
+/// one missed it: no lease is taken then, and the caller reads the entry
+/// instead of loading it again. (Without this check, a fill landing between a
+/// process's miss and its lease request would hand it a free lease and a second
+/// load.) Freshness is read from the entry's header (`envelope.rs`: byte 0
+/// `0xE1`, bytes 3–10 the fresh-until unix ms, big-endian) against Redis' clock;
+/// a value without the header counts as fresh, as `Envelope::read` has it.
+///
+/// KEYS[1] guard, KEYS[2] lease, KEYS[3] entry; ARGV[1] guard TTL in seconds,
+/// ARGV[2] this loader's token, ARGV[3] lease TTL in milliseconds ("0": take
+/// none), ARGV[4] "1" if the guard must exist. Returns {generation ("" = none
+/// yet), 1 if the lease was taken, 1 if a fresh entry is there}.
 pub static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
         r"
@@ -57,11 +66,21 @@ if ARGV[4] == '1' then
     redis.call('SET', KEYS[1], gen, 'EX', ARGV[1])
   end
 end
+local head = redis.call('GETRANGE', KEYS[3], 0, 9)
+if head ~= '' then
+  if string.byte(head, 1) ~= 0xE1 or #head < 10 then return {gen or '', 0, 1} end
+  local fresh_until = 0
+  for i = 3, 10 do fresh_until = fresh_until * 256 + string.byte(head, i) end
+  local now = redis.call('TIME')
+  if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) < fresh_until then
+    return {gen or '', 0, 1}
+  end
+end
 local won = false
 if ARGV[3] ~= '0' then
   won = redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3])
 end
-return {gen or '', won and 1 or 0}
+return {gen or '', won and 1 or 0, 0}
 ",
     )
 });

@@ -41,9 +41,12 @@ struct Ticket {
     generation: String,
     /// The lease token, if this process holds the key's lease.
     lease: Option<String>,
+    /// Whether a fresh entry was found: another process filled the key since
+    /// this one missed it (no lease was taken).
+    filled: bool,
 }
 
-/// How the wait for another process's fill ended.
+/// What a process does about a missed key: load it, or take another's fill.
 enum Waited {
     /// Its entry arrived.
     Filled(Envelope),
@@ -66,24 +69,13 @@ impl Cache {
         Fut: Future<Output = Result<Option<Bytes>, E>>,
     {
         // The generation must be read before the database is.
-        let ticket = if redis_up {
-            match self.acquire(key).await {
-                Ok(ticket)
-                    if ticket.lease.is_some()
-                        || self.inner.lease.is_zero()
-                        || !self.inner.guard_fills =>
-                {
-                    Some(ticket)
-                }
-                Ok(_) => match self.wait_for_fill(key).await {
-                    Ok(Waited::Filled(entry)) => return Ok(Lookup::of(entry, CacheStatus::Hit)),
-                    Ok(Waited::Load(ticket)) => Some(ticket),
-                    Err(_) => None,
-                },
+        let ticket = match redis_up {
+            false => None,
+            true => match self.before_load(key).await {
+                Ok(Waited::Filled(entry)) => return Ok(Lookup::of(entry, CacheStatus::Hit)),
+                Ok(Waited::Load(ticket)) => Some(ticket),
                 Err(_) => None,
-            }
-        } else {
-            None
+            },
         };
         metrics::counter!("cache_loads_total").increment(1);
         let value = match loading.await {
@@ -151,14 +143,48 @@ impl Cache {
         Ok(stored == 1)
     }
 
+    /// The ticket to load with: the lease taken, or waited for; or the entry
+    /// another process filled meanwhile.
+    async fn before_load(&self, key: &CacheKey) -> Result<Waited, CacheError> {
+        match self.acquire_or_read(key).await? {
+            Err(entry) => Ok(Waited::Filled(entry)),
+            Ok(ticket)
+                if ticket.lease.is_some()
+                    || self.inner.lease.is_zero()
+                    || !self.inner.guard_fills =>
+            {
+                Ok(Waited::Load(ticket))
+            }
+            Ok(_) => self.wait_for_fill(key).await,
+        }
+    }
+
+    /// [`Cache::acquire`], or the entry another process filled meanwhile.
+    async fn acquire_or_read(
+        &self,
+        key: &CacheKey,
+    ) -> Result<Result<Ticket, Envelope>, CacheError> {
+        let ticket = self.acquire(key).await?;
+        if ticket.filled
+            && let Some(entry) = self
+                .get(key)
+                .await?
+                .map(Envelope::read)
+                .filter(Envelope::is_fresh)
+        {
+            return Ok(Err(entry));
+        }
+        Ok(Ok(ticket))
+    }
+
     /// Reads the generation and tries to take the lease, in one script (with
-    /// leases off, only reads the generation).
+    /// leases off, only reads the generation), unless a fresh entry is there.
     async fn acquire(&self, key: &CacheKey) -> Result<Ticket, CacheError> {
         let token = format!("{:016x}", rand::random::<u64>());
-        let (generation, won): (String, i64) = self
+        let (generation, won, filled): (String, i64, i64) = self
             .call(scripts::ACQUIRE.evalsha_with_reload(
                 &self.inner.client,
-                vec![key.guard(), key.lease()],
+                vec![key.guard(), key.lease(), key.as_str().to_owned()],
                 vec![
                     GUARD_TTL_SECS.to_string(),
                     token.clone(),
@@ -170,6 +196,7 @@ impl Cache {
         Ok(Ticket {
             generation,
             lease: (won == 1).then_some(token),
+            filled: filled == 1,
         })
     }
 
@@ -190,9 +217,12 @@ impl Cache {
             if let Some(entry) = fresh {
                 return Ok(Waited::Filled(entry));
             }
-            let ticket = self.acquire(key).await?;
-            if ticket.lease.is_some() || Instant::now() >= deadline {
-                return Ok(Waited::Load(ticket));
+            match self.acquire_or_read(key).await? {
+                Err(entry) => return Ok(Waited::Filled(entry)),
+                Ok(ticket) if ticket.lease.is_some() || Instant::now() >= deadline => {
+                    return Ok(Waited::Load(ticket));
+                }
+                Ok(_) => {}
             }
         }
     }
