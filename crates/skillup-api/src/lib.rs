@@ -5,6 +5,7 @@
 //! - [`routes`]: one module per route group, each with a `routes()` registration.
 //! - [`error`]: the one error type, mapped to the spec's error JSON.
 //! - [`cached`]: turning a cache lookup into a response with `X-Cache`.
+//! - [`catalogue`]: the listing's query (search, filters, order) and its `Link` header.
 //! - [`auth`]: the bearer-token extractors (`Session`, `AuthUser`, `OptionalSession`);
 //!   [`auth_failures`]: the per-address budget of failed authentications (429).
 //! - [`json`]: request bodies (1 MiB limit, errors naming the field); [`validate`]: the rules.
@@ -13,6 +14,7 @@
 pub mod auth;
 pub mod auth_failures;
 pub mod cached;
+pub mod catalogue;
 pub mod config;
 pub mod error;
 pub mod fallback;

@@ -1,9 +1,7 @@
 //! Request values parsed into domain types at the edge; anything malformed is a 400
 //! naming the parameter.
 
-use serde::Deserialize;
 use skillup_common::{CourseId, LessonId, ModuleId};
-use utoipa::IntoParams;
 
 use crate::error::ApiError;
 
@@ -37,33 +35,12 @@ pub struct Paging {
     pub per_page: u32,
 }
 
-/// The query as sent, before validation (documented in the OpenAPI description).
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PagingQuery {
-    /// 1-based page number (1..=100000, default 1).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100000)]
-    pub page: Option<String>,
-    /// Items per page (1..=100, default 20).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
-    pub per_page: Option<String>,
-}
-
 impl Paging {
-    /// Parses a raw query string; unknown parameters are ignored.
-    pub fn from_query(query: &str) -> Result<Self, ApiError> {
-        let raw = actix_web::web::Query::<PagingQuery>::from_query(query)
-            .map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))?
-            .into_inner();
+    /// Validates `page` and `per_page` as sent (absent: the defaults).
+    pub fn from_raw(page: Option<&str>, per_page: Option<&str>) -> Result<Self, ApiError> {
         Ok(Self {
-            page: bounded("page", raw.page.as_deref(), 1, 1, MAX_PAGE)?,
-            per_page: bounded(
-                "per_page",
-                raw.per_page.as_deref(),
-                DEFAULT_PER_PAGE,
-                1,
-                MAX_PER_PAGE,
-            )?,
+            page: bounded("page", page, 1, 1, MAX_PAGE)?,
+            per_page: bounded("per_page", per_page, DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)?,
         })
     }
 }
@@ -88,17 +65,22 @@ fn bounded(
 mod tests {
     use super::*;
 
+    /// Paging as the listing's query parser reads it.
+    fn paging(query: &str) -> Result<Paging, ApiError> {
+        crate::catalogue::Listing::from_query(query).map(|l| l.paging)
+    }
+
     #[test]
     fn defaults_and_bounds() {
         assert_eq!(
-            Paging::from_query("").unwrap(),
+            paging("").unwrap(),
             Paging {
                 page: 1,
                 per_page: 20
             }
         );
         assert_eq!(
-            Paging::from_query("page=3&per_page=100&x=y").unwrap(),
+            paging("page=3&per_page=100&x=y").unwrap(),
             Paging {
                 page: 3,
                 per_page: 100
@@ -115,13 +97,13 @@ mod tests {
             "page=99999999999999999999",
             "page=1&page=2",
         ] {
-            assert!(Paging::from_query(bad).is_err(), "{bad} must be refused");
+            assert!(paging(bad).is_err(), "{bad} must be refused");
         }
     }
 
     #[test]
     fn the_error_names_the_parameter() {
-        let err = Paging::from_query("per_page=abc").unwrap_err();
+        let err = paging("per_page=abc").unwrap_err();
         assert!(err.to_string().starts_with("per_page"), "{err}");
     }
 
@@ -172,14 +154,14 @@ mod tests {
         proptest! {
             #[test]
             fn any_query_string_is_parsed_or_refused_without_panic(query in any::<String>()) {
-                let _ = Paging::from_query(&query);
+                let _ = paging(&query);
             }
 
             #[test]
             fn page_and_per_page_accept_exactly_their_ranges(page in value(), per_page in value()) {
                 let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
                 let query = format!("page={}&per_page={}", enc(&page), enc(&per_page));
-                let got = Paging::from_query(&query);
+                let got = paging(&query);
                 let ok = in_range(&page, 1, MAX_PAGE) && in_range(&per_page, 1, MAX_PER_PAGE);
                 prop_assert_eq!(got.is_ok(), ok, "{} -> {:?}", query, got);
                 if let Ok(p) = got {

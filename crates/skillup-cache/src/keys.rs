@@ -1,9 +1,10 @@
 //! Key and channel names (after `REDIS_KEY_PREFIX`), as the spec fixes them:
-//! `course:{id}`, `courses:published:{page}:{per_page}`, `user:{id}`,
+//! `course:{id}`, `courses:published:{page}:{per_page}` (and, for a search or a
+//! filter, `courses:published:{page}:{per_page}:{digest}`), `user:{id}`,
 //! `session:revoked:{sid}`, channels `events:progress` and `events:course`.
 //!
-//! Keys are built only from typed ids and numbers, so no request text can put a
-//! pattern character into a `SCAN` or `DEL`.
+//! Keys are built only from typed ids, numbers and hex digests, so no request text
+//! can put a pattern character into a `SCAN` or `DEL`.
 //!
 //! Each cached key also has a *guard* key holding its generation (see
 //! [`crate::Cache::invalidate`]): `gen:{<key>}` for a single entry. The braces make
@@ -170,12 +171,33 @@ impl Keys {
 
     /// `courses:published:{page}:{per_page}`: one listing page.
     pub fn courses_page(&self, page: u32, per_page: u32) -> CacheKey {
-        let guard = if self.clustered {
+        self.key(
+            format_args!("courses:published:{page}:{per_page}"),
+            self.pages_guard(),
+        )
+    }
+
+    /// `courses:published:{page}:{per_page}:{digest}`: one page of a searched,
+    /// filtered or reordered listing. `filter` is the listing's canonical filter
+    /// (one spelling per meaning); the key holds the first 64 bits of its SHA-256
+    /// in hex, so any search names a short key of hex digits only, and the page
+    /// belongs to the listing family: invalidated with it, in its slot rules.
+    pub fn courses_filtered_page(&self, page: u32, per_page: u32, filter: &str) -> CacheKey {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(filter.as_bytes());
+        let digest = hex::encode(&digest[..8]);
+        self.key(
+            format_args!("courses:published:{page}:{per_page}:{digest}"),
+            self.pages_guard(),
+        )
+    }
+
+    fn pages_guard(&self) -> Guard {
+        if self.clustered {
             Guard::OwnFoundByScan
         } else {
             Guard::Shared(Family::CoursePages)
-        };
-        self.key(format_args!("courses:published:{page}:{per_page}"), guard)
+        }
     }
 
     /// The `SCAN` pattern matching every listing page.
@@ -292,6 +314,42 @@ mod tests {
         assert_eq!(k.control_channel(), "skillup:events:control");
         assert_eq!(k.scoped_pattern(""), "skillup:*");
         assert_eq!(k.scoped_pattern("course:*"), "skillup:course:*");
+    }
+
+    #[test]
+    fn a_filtered_page_is_a_listing_page_named_by_a_digest() {
+        for k in [
+            Keys::new("skillup:"),
+            Keys::new("skillup:").on_cluster(true),
+        ] {
+            let page = k.courses_filtered_page(2, 20, "q=bread\nsort=relevance\n");
+            let name = page.as_str();
+            let digest = name
+                .strip_prefix("skillup:courses:published:2:20:")
+                .expect("a listing page");
+            assert_eq!(digest.len(), 16);
+            assert!(digest.bytes().all(|b| b.is_ascii_hexdigit()), "{name}");
+            assert_eq!(
+                page.guard(),
+                k.courses_page(2, 20)
+                    .guard()
+                    .replace(":2:20}", &format!(":2:20:{digest}}}"))
+            );
+            assert_eq!(
+                page.index().is_some(),
+                k.courses_page(2, 20).index().is_some()
+            );
+            assert_ne!(
+                name,
+                k.courses_filtered_page(2, 20, "q=bread\nsort=newest\n")
+                    .as_str()
+            );
+            assert_eq!(
+                name,
+                k.courses_filtered_page(2, 20, "q=bread\nsort=relevance\n")
+                    .as_str()
+            );
+        }
     }
 
     #[test]

@@ -6,12 +6,11 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::DbError;
-use crate::models::{
-    CourseDetail, CoursePage, CourseSummary, InstructorRef, LessonView, ModuleView,
-};
+use crate::models::{CourseDetail, CourseSummary, InstructorRef, LessonView, ModuleView};
 
+/// A course summary as the catalogue queries read it (see [`crate::catalogue`]).
 #[derive(sqlx::FromRow)]
-struct SummaryRow {
+pub(crate) struct SummaryRow {
     id: Uuid,
     slug: String,
     title: String,
@@ -39,38 +38,6 @@ impl From<SummaryRow> for CourseSummary {
             updated_at: r.updated_at,
         }
     }
-}
-
-/// One page of published courses, newest first (ties broken by id, so pages are stable).
-///
-/// `page` starts at 1. Uses `courses_published_listing_idx`.
-pub async fn list_published(
-    pool: &PgPool,
-    page: u32,
-    per_page: u32,
-) -> Result<CoursePage, DbError> {
-    let offset = i64::from(page.saturating_sub(1)) * i64::from(per_page);
-    let rows: Vec<SummaryRow> = sqlx::query_as(
-        "SELECT c.id, c.slug, c.title, c.description, c.price_cents, \
-                p.id AS instructor_id, p.display_name AS instructor_name, c.created_at, c.updated_at \
-         FROM courses c JOIN profiles p ON p.id = c.instructor_id \
-         WHERE c.published \
-         ORDER BY c.created_at DESC, c.id DESC \
-         LIMIT $1 OFFSET $2",
-    )
-    .bind(i64::from(per_page))
-    .bind(offset)
-    .fetch_all(pool)
-    .await?;
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM courses WHERE published")
-        .fetch_one(pool)
-        .await?;
-    Ok(CoursePage {
-        items: rows.into_iter().map(Into::into).collect(),
-        page,
-        per_page,
-        total,
-    })
 }
 
 #[derive(sqlx::FromRow)]

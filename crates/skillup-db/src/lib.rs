@@ -16,6 +16,7 @@
 
 pub mod access;
 pub mod authoring;
+pub mod catalogue;
 pub mod courses;
 pub mod enrollments;
 mod error;

@@ -1,6 +1,6 @@
 //! Migrations, triggers and seed against a fresh database per test.
 
-use skillup_db::{courses, seed};
+use skillup_db::{catalogue, courses, seed};
 use skillup_testkit::fresh_database;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -316,7 +316,9 @@ async fn seeding_is_deterministic_and_idempotent() {
 async fn listing_and_detail_queries_follow_the_spec_order() {
     let db = fresh_database().await;
     seed::seed(&db.pool, 25, &|_| {}).await.unwrap();
-    let page = courses::list_published(&db.pool, 2, 10).await.unwrap();
+    let page = catalogue::page(&db.pool, &catalogue::Filter::default(), 2, 10)
+        .await
+        .unwrap();
     assert_eq!(page.total, 23);
     let slugs: Vec<_> = page.items.iter().map(|c| c.slug.as_str()).collect();
     assert_eq!(

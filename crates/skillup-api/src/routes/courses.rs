@@ -3,38 +3,46 @@
 
 use std::sync::{Arc, OnceLock};
 
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use skillup_db::courses;
 use skillup_db::models::{CourseDetail, CoursePage};
 use skillup_db::profiles::{self, Role};
+use skillup_db::{catalogue, courses};
 
 use skillup_cache::{Bytes, CacheStatus};
 
 use crate::auth::{OptionalSession, Session};
 use crate::cached::{Audience, error_with_status, respond_lookup, respond_uncached, to_json};
+use crate::catalogue::{Listing, ListingQuery, total_of};
 use crate::error::{ApiError, ErrorBody};
-use crate::params::{self, Paging, PagingQuery};
+use crate::params::{self, Paging};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(list_courses).service(get_course);
 }
 
-/// Published courses, newest first, cached per page as `courses:published:{page}:{per_page}`.
+/// Published courses: the catalogue, searched, filtered and sorted, a page at a time.
+///
+/// Cached per page as `courses:published:{page}:{per_page}`, and a search or filter
+/// as `courses:published:{page}:{per_page}:{digest}` of its canonical form; all of
+/// them are invalidated together by any course write. Every answer has a `Link`
+/// header (RFC 8288) with `first`, `last` and, where they exist, `prev` and `next`.
 ///
 /// Anyone may list; a token, if sent, must still be valid (a revoked or forged
 /// token is a 401 on every route, never quietly anonymous).
 #[utoipa::path(get, path = "/api/courses", tag = "courses",
-    params(PagingQuery, ("if-none-match" = Option<String>, Header, description = "A tag from an earlier `ETag`: 304 if it still matches")),
+    params(ListingQuery, ("if-none-match" = Option<String>, Header, description = "A tag from an earlier `ETag`: 304 if it still matches")),
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "A page of published courses; `X-Cache` says HIT, MISS, BYPASS or STALE", body = CoursePage,
             headers(("x-cache" = String, description = "HIT | MISS | BYPASS | STALE"),
                 ("etag" = String, description = "Strong tag of the body"),
+                ("link" = String, description = "RFC 8288 links to the `first`, `prev`, `next` and `last` pages, with this request's other parameters"),
                 ("cache-control" = String, description = "`public, no-cache` anonymous, `private, no-cache` with a token"))),
         (status = 304, description = "`If-None-Match` names the current `ETag`: no body",
-            headers(("etag" = String), ("x-cache" = String))),
-        (status = 400, description = "page or per_page out of range or not a number", body = ErrorBody),
+            headers(("etag" = String), ("x-cache" = String), ("link" = String))),
+        (status = 400, description = "A parameter out of range or malformed (the message names it)", body = ErrorBody),
         (status = 401, description = "A token was sent and is invalid, expired or revoked", body = ErrorBody),
         (status = 503, description = "Postgres down and the page not cached (nor cached and expired within `CACHE_STALE_SECS`)", body = ErrorBody)))]
 #[get("/api/courses")]
@@ -43,21 +51,37 @@ pub async fn list_courses(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let Paging { page, per_page } = Paging::from_query(req.query_string())?;
-    let key = state.cache.keys().courses_page(page, per_page);
+    let listing = Listing::from_query(req.query_string())?;
+    let Paging { page, per_page } = listing.paging;
+    let keys = state.cache.keys();
+    let key = if listing.filter.is_plain() {
+        keys.courses_page(page, per_page)
+    } else {
+        keys.courses_filtered_page(page, per_page, &listing.canonical_filter())
+    };
     let db = state.db.clone();
+    let filter = listing.filter.clone();
     let lookup = state
         .cache
         .get_or_load(&key, state.cache.course_ttl(), move || async move {
-            let page = courses::list_published(&db, page, per_page).await?;
+            let page = catalogue::page(&db, &filter, page, per_page).await?;
             Ok::<_, skillup_db::DbError>(Some(to_json(&page)))
         })
         .await?;
-    let audience = Audience::of(auth.0.as_ref());
+    // The loader always answers a page (an empty listing is `[]`), so a value is there.
+    let total = lookup.value.as_deref().and_then(total_of).unwrap_or(0);
     let status = lookup.status;
-    // The loader always answers a page: an empty listing is `[]`, not `None`.
-    Ok(respond_lookup(&req, lookup, audience)
-        .unwrap_or_else(|| respond_uncached(&req, Bytes::new(), status, audience)))
+    let mut response =
+        respond_lookup(&req, lookup, Audience::of(auth.0.as_ref())).unwrap_or_else(|| {
+            error_with_status(
+                &ApiError::ServiceUnavailable("the listing has no answer".into()),
+                status,
+            )
+        });
+    if let Ok(link) = HeaderValue::try_from(listing.link_header(total)) {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
 }
 
 /// One course with its instructor, enrollment count and ordered outline, cached as `course:{id}`.

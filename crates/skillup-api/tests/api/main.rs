@@ -22,6 +22,7 @@ mod redis_cluster;
 mod redis_down;
 mod redis_keys;
 mod redis_tls;
+mod search;
 mod security;
 mod shutdown;
 mod validators;

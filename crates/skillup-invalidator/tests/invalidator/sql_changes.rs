@@ -332,3 +332,58 @@ async fn a_cached_404_gives_way_to_a_course_created_or_published_in_sql() {
         assert!(shown, "{path} shows within 1 s");
     }
 }
+
+#[tokio::test]
+async fn a_course_inserted_or_renamed_in_sql_shows_in_cached_searches_within_1_s() {
+    let stack = stack(Options::default()).await;
+    stack.settled().await;
+    let ids = |path: &'static str| {
+        let stack = &stack;
+        async move {
+            let page = stack.get_json(path).await;
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|c| c["id"].as_str().expect("id").to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    for path in [
+        "/api/courses?q=kombucha",
+        "/api/courses?q=kefir&sort=price_asc",
+    ] {
+        assert!(ids(path).await.is_empty());
+        assert_eq!(
+            status_of(&stack, path).await,
+            (200, "HIT".to_owned()),
+            "{path} cached"
+        );
+    }
+    let new_id = uuid::Uuid::new_v4();
+    let instructor = seed::instructor_id(1);
+    stack
+        .sql(&format!(
+            "INSERT INTO courses (id, slug, title, description, instructor_id, published) \
+             VALUES ('{new_id}', 'psql-{new_id}', 'Kombucha', 'Tea, sugar and time.', '{instructor}', true)"
+        ))
+        .await;
+    let shown = skillup_testkit::eventually(Duration::from_secs(1), || async {
+        ids("/api/courses?q=kombucha").await == [new_id.to_string()]
+    })
+    .await;
+    assert!(
+        shown,
+        "an inserted course shows in a cached search within 1 s"
+    );
+    stack
+        .sql(&format!(
+            "UPDATE courses SET description = 'Kefir grains.' WHERE id = '{new_id}'"
+        ))
+        .await;
+    let moved = skillup_testkit::eventually(Duration::from_secs(1), || async {
+        ids("/api/courses?q=kefir&sort=price_asc").await == [new_id.to_string()]
+    })
+    .await;
+    assert!(moved, "an edited description shows within 1 s");
+}
