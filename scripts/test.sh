@@ -26,6 +26,7 @@ ensure_redis
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server   # outage tests run a private one
 ensure_web_deps                                            # the demo page's socket.io-client, built in
 ensure_npm_deps "$ROOT/crates/skillup-realtime/tests/js"   # real clients: socket.io-client, playwright-core
+ensure_npm_deps "$ROOT/crates/skillup-api/tests/js"        # playwright-core over Swagger UI
 ensure_chromium
 
 if command -v psql >/dev/null 2>&1; then

@@ -49,9 +49,11 @@ def check_service(file, name, svc, known):
     for var in ("DATABASE_URL", "REDIS_URL", "JWT_SECRET", "REDIS_KEY_PREFIX"):
         check(env.get(var), f"{where}: {var} is not set")
     test = " ".join((svc.get("healthcheck") or {}).get("test") or [])
+    # Docker's health check is liveness: Swarm restarts a container that fails
+    # it, and a restart mends no Postgres or Redis outage (readiness is /readyz).
     check(
-        f"http://localhost:{PORTS[name]}/health" in test,
-        f"{where}: health check {test!r} does not ask /health on {PORTS[name]}",
+        f"http://localhost:{PORTS[name]}/livez" in test,
+        f"{where}: health check {test!r} does not ask /livez on {PORTS[name]}",
     )
     build = svc.get("build") or {}
     dockerfile = Path(str(build.get("context", ""))) / str(build.get("dockerfile", ""))

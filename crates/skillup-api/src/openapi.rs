@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    authoring, courses, enrollments, health, lessons, me, modules, progress, session,
+    authoring, courses, docs, enrollments, health, lessons, me, modules, progress, session,
 };
 
 #[derive(OpenApi)]
@@ -19,6 +19,9 @@ use crate::routes::{
     paths(
         health::health,
         health::health_redis,
+        health::livez,
+        health::readyz,
+        docs::docs,
         crate::metrics::metrics_text,
         courses::list_courses,
         courses::get_course,
@@ -48,7 +51,7 @@ use crate::routes::{
         (name = "progress", description = "Lesson progress of enrolled users; each change is announced as `progress:updated`"),
         (name = "me", description = "The caller's profile and enrollments"),
         (name = "auth", description = "Sessions: Supabase-issued HS256 JWTs"),
-        (name = "operations", description = "Health, metrics and this description"),
+        (name = "operations", description = "Health, probes, metrics, this description and its Swagger UI"),
     )
 )]
 pub struct ApiDoc;

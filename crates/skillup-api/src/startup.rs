@@ -203,6 +203,7 @@ fn serve(
             }))
             .app_data(web::PayloadConfig::new(crate::json::MAX_BODY_BYTES))
             .configure(routes::health::routes)
+            .configure(routes::docs::routes)
             .configure(routes::courses::routes)
             .configure(routes::authoring::routes)
             .configure(routes::modules::routes)

@@ -1,4 +1,5 @@
-//! `GET /health` and `GET /metrics` of the invalidator.
+//! `GET /health`, the probes `GET /livez` and `GET /readyz`, and `GET /metrics`
+//! of the invalidator.
 
 use std::time::Duration;
 
@@ -16,7 +17,10 @@ pub struct HealthState {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(health).service(metrics_text);
+    cfg.service(health)
+        .service(livez)
+        .service(readyz)
+        .service(metrics_text);
 }
 
 #[derive(Serialize)]
@@ -81,6 +85,30 @@ async fn health(state: web::Data<HealthState>) -> HttpResponse {
         },
     });
     HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap_or_default()).json(body)
+}
+
+/// Liveness: 200 while the process serves HTTP; it checks nothing else.
+#[get("/livez")]
+async fn livez() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "live"}))
+}
+
+/// Readiness: 200 when Postgres answers, which is what the worker needs to claim
+/// records; 503 otherwise. Redis down does not make it unready: records wait in
+/// the outbox and nothing is lost, and no other replica could do better.
+#[get("/readyz")]
+async fn readyz(state: web::Data<HealthState>) -> HttpResponse {
+    let db = skillup_db::ping(&state.pool, PROBE_TIMEOUT).await;
+    let database = Check::of(&db);
+    let body = serde_json::json!({
+        "status": if db.is_ok() { "ready" } else { "not_ready" },
+        "checks": { "database": database },
+    });
+    if db.is_ok() {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
 }
 
 /// Prometheus text: `invalidations_processed_total`, `invalidation_batch_duration_seconds`,

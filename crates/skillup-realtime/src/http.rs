@@ -43,6 +43,29 @@ pub async fn health(State(state): State<HttpState>) -> Response {
     (StatusCode::OK, Json(body)).into_response()
 }
 
+/// Liveness: 200 while the process serves HTTP; it checks nothing else.
+pub async fn livez() -> Response {
+    (StatusCode::OK, Json(json!({"status": "live"}))).into_response()
+}
+
+/// Readiness: 200 while the Redis subscription is up, which is what brings a new
+/// socket its live events; 503 otherwise, so a balancer sends new sockets to a
+/// node that has it (sockets already here stay, and get what they missed from
+/// the replay window once it returns).
+pub async fn readyz(State(state): State<HttpState>) -> Response {
+    let subscribed = state.relay.is_connected();
+    let body = json!({
+        "status": if subscribed { "ready" } else { "not_ready" },
+        "checks": { "redis": { "status": if subscribed { "up" } else { "down" }, "subscribed": subscribed } },
+    });
+    let status = if subscribed {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
 pub async fn metrics_text(State(state): State<HttpState>) -> Response {
     metrics::gauge!("realtime_sockets").set(state.io.sockets().len() as f64);
     (

@@ -84,6 +84,8 @@ impl Application {
         };
         let router = Router::new()
             .route("/health", get(http::health))
+            .route("/livez", get(http::livez))
+            .route("/readyz", get(http::readyz))
             .route("/metrics", get(http::metrics_text))
             .route("/demo/me", get(http::demo_me))
             .route(

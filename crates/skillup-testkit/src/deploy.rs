@@ -59,8 +59,10 @@ pub fn railway(service: &str) -> Railway {
         dockerfile.contains(&format!("target/release/{start_command} ")),
         "{dockerfile_path} does not install {start_command}"
     );
+    // Railway asks it only while a new deployment starts, before traffic moves to
+    // it: that is readiness (a restart on it would be liveness, /livez).
     let healthcheck_path = string("/deploy/healthcheckPath");
-    assert!(healthcheck_path.starts_with('/'), "{}", path.display());
+    assert_eq!(healthcheck_path, "/readyz", "{}", path.display());
     assert_eq!(
         string("/deploy/restartPolicyType"),
         "ON_FAILURE",

@@ -58,6 +58,25 @@ impl TcpProxy {
         }
     }
 
+    /// A proxy to the server a URL (`postgres://…`, `redis://…`) names.
+    pub async fn start_for_url(url: &str) -> Self {
+        let parsed = url::Url::parse(url).expect("a service URL");
+        let host = parsed.host_str().unwrap_or("127.0.0.1");
+        let port = parsed.port().unwrap_or(match parsed.scheme() {
+            "redis" | "rediss" => 6379,
+            _ => 5432,
+        });
+        Self::start(&format!("{host}:{port}")).await
+    }
+
+    /// `url` with its host and port replaced by this proxy's.
+    pub fn through(&self, url: &str) -> String {
+        let mut url = url::Url::parse(url).expect("a service URL");
+        url.set_host(Some("127.0.0.1")).expect("a host");
+        url.set_port(Some(self.port)).expect("a port");
+        url.to_string()
+    }
+
     /// The proxied address as `host:port`.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)

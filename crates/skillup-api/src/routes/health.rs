@@ -1,4 +1,4 @@
-//! `GET /health` and `GET /health/redis`.
+//! `GET /health`, `GET /health/redis` and the probes `GET /livez`, `GET /readyz`.
 
 use std::time::Duration;
 
@@ -12,7 +12,10 @@ use crate::state::AppState;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(health).service(health_redis);
+    cfg.service(health)
+        .service(health_redis)
+        .service(livez)
+        .service(readyz);
 }
 
 /// One dependency's state.
@@ -71,13 +74,7 @@ fn ms(d: Duration) -> f64 {
     (status = 503, description = "Postgres down", body = Health)))]
 #[get("/health")]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
-    let (db, redis) = tokio::join!(
-        skillup_db::ping(&state.db, PROBE_TIMEOUT),
-        tokio::time::timeout(PROBE_TIMEOUT, state.cache.ping()),
-    );
-    let database = Check::from_probe(db.map_err(|e| redact_db_error(&e)));
-    let redis =
-        Check::from_probe(redis.unwrap_or(Err(skillup_cache::CacheError::Timeout(PROBE_TIMEOUT))));
+    let Checks { database, redis } = dependencies(&state).await;
     let (status, code) = match (database.is_up(), redis.is_up()) {
         (true, true) => ("ok", 200),
         (true, false) => ("degraded", 200),
@@ -88,6 +85,20 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         checks: Checks { database, redis },
     };
     HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap_or_default()).json(body)
+}
+
+/// Postgres and Redis, probed together, each within [`PROBE_TIMEOUT`].
+async fn dependencies(state: &AppState) -> Checks {
+    let (db, redis) = tokio::join!(
+        skillup_db::ping(&state.db, PROBE_TIMEOUT),
+        tokio::time::timeout(PROBE_TIMEOUT, state.cache.ping()),
+    );
+    Checks {
+        database: Check::from_probe(db.map_err(|e| redact_db_error(&e))),
+        redis: Check::from_probe(
+            redis.unwrap_or(Err(skillup_cache::CacheError::Timeout(PROBE_TIMEOUT))),
+        ),
+    }
 }
 
 /// Keeps the kind of failure, drops driver detail (which may name hosts or users).
@@ -141,5 +152,47 @@ pub async fn health_redis(state: web::Data<AppState>) -> HttpResponse {
                 _ => "timed out".to_owned(),
             }),
         }),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Probe {
+    /// `live`; for readiness `ready` or `not_ready`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Checks>,
+}
+
+/// Liveness: 200 while the process serves HTTP. It checks nothing else, so an
+/// orchestrator that restarts on it never restarts an API for an outage of
+/// Postgres or Redis, which a restart cannot mend.
+#[utoipa::path(get, path = "/livez", tag = "operations", responses(
+    (status = 200, description = "The process is serving", body = Probe)))]
+#[get("/livez")]
+pub async fn livez() -> HttpResponse {
+    HttpResponse::Ok().json(Probe {
+        status: "live",
+        checks: None,
+    })
+}
+
+/// Readiness: 200 when this API can answer reads, that is when Postgres is
+/// reachable or Redis is serving (cached reads, STALE during a Postgres outage);
+/// 503 when neither is, so a balancer sends the traffic to another replica.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "Postgres reachable or Redis serving", body = Probe),
+    (status = 503, description = "Neither Postgres nor Redis answers", body = Probe)))]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let Checks { database, redis } = dependencies(&state).await;
+    let ready = database.is_up() || redis.is_up();
+    let body = Probe {
+        status: if ready { "ready" } else { "not_ready" },
+        checks: Some(Checks { database, redis }),
+    };
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
     }
 }

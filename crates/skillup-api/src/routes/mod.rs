@@ -2,6 +2,7 @@
 
 pub mod authoring;
 pub mod courses;
+pub mod docs;
 pub mod enrollments;
 pub mod health;
 pub mod lessons;

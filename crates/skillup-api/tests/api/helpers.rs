@@ -69,11 +69,11 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .expect("seed");
     let prefix = unique_prefix();
     let postgres = match options.postgres_proxy {
-        true => Some(TcpProxy::start(&host_port(&db.url)).await),
+        true => Some(TcpProxy::start_for_url(&db.url).await),
         false => None,
     };
     let db_url = match &postgres {
-        Some(proxy) => through(&db.url, proxy),
+        Some(proxy) => proxy.through(&db.url),
         None => db.url.clone(),
     };
     let mut env: HashMap<&str, &str> = [
@@ -108,24 +108,6 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         redis_url: options.redis_url,
         postgres,
     }
-}
-
-/// The `host:port` a database URL points at.
-pub fn host_port(url: &str) -> String {
-    let url = url::Url::parse(url).expect("a database URL");
-    format!(
-        "{}:{}",
-        url.host_str().unwrap_or("127.0.0.1"),
-        url.port().unwrap_or(5432)
-    )
-}
-
-/// `url` with its host and port replaced by `proxy`'s.
-pub fn through(url: &str, proxy: &TcpProxy) -> String {
-    let mut url = url::Url::parse(url).expect("a database URL");
-    url.set_host(Some("127.0.0.1")).expect("a host");
-    url.set_port(Some(proxy.port)).expect("a port");
-    url.to_string()
 }
 
 impl TestApp {

@@ -11,7 +11,7 @@ use skillup_testkit::{
     ServiceProcess, TcpProxy, eventually, fresh_database, redis_url, service_env, unique_prefix,
 };
 
-use crate::helpers::{Options, TestApp, host_port, instructor, spawn_app_with, through, x_cache};
+use crate::helpers::{Options, TestApp, instructor, spawn_app_with, x_cache};
 
 /// An app behind a Postgres proxy, whose course entries are fresh for a second.
 async fn app_with_short_ttl() -> TestApp {
@@ -151,9 +151,9 @@ async fn replicas(n: usize) -> (skillup_testkit::TestDatabase, Vec<Replica>) {
     let prefix = unique_prefix();
     let mut replicas = Vec::new();
     for _ in 0..n {
-        let proxy = TcpProxy::start(&host_port(&db.url)).await;
+        let proxy = TcpProxy::start_for_url(&db.url).await;
         let mut env = service_env(&db, &redis_url(), &prefix);
-        env.insert("DATABASE_URL".into(), through(&db.url, &proxy));
+        env.insert("DATABASE_URL".into(), proxy.through(&db.url));
         let process = ServiceProcess::spawn(env!("CARGO_BIN_EXE_skillup-api"), &env);
         let base = format!("http://127.0.0.1:{}", process.port);
         replicas.push(Replica {

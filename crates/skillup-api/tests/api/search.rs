@@ -11,12 +11,12 @@ use crate::helpers::{TestApp, admin, error_code, instructor, spawn_app, x_cache}
 async fn ids(app: &TestApp, path: &str) -> Vec<Uuid> {
     let res = app.get(path).await;
     assert_eq!(res.status(), 200, "{path}");
-    let body: Value = res.json().await.unwrap();
+    let body: Value = res.json().await.expect("as the test expects");
     body["items"]
         .as_array()
-        .unwrap()
+        .expect("as the test expects")
         .iter()
-        .map(|c| c["id"].as_str().unwrap().parse().unwrap())
+        .map(|c| c["id"].as_str().expect("as the test expects").parse().expect("as the test expects"))
         .collect()
 }
 
@@ -35,7 +35,7 @@ async fn insert_course(app: &TestApp, title: &str, description: &str, published:
     .bind(published)
     .execute(&app.db.pool)
     .await
-    .unwrap();
+    .expect("as the test expects");
     id
 }
 
@@ -94,7 +94,7 @@ async fn truth(app: &TestApp, filter: &str, order: &str) -> Vec<Uuid> {
     )))
     .fetch_all(&app.db.pool)
     .await
-    .unwrap()
+    .expect("as the test expects")
 }
 
 #[tokio::test]
@@ -285,11 +285,11 @@ async fn every_bad_value_is_a_400_naming_it() {
 }
 
 fn links(res: &reqwest::Response) -> Vec<(String, String)> {
-    let header = res.headers()["link"].to_str().unwrap();
+    let header = res.headers()["link"].to_str().expect("as the test expects");
     header
         .split(", ")
         .map(|link| {
-            let (target, rel) = link.split_once("; rel=").unwrap();
+            let (target, rel) = link.split_once("; rel=").expect("as the test expects");
             (
                 rel.trim_matches('"').to_owned(),
                 target

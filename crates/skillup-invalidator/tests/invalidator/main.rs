@@ -5,6 +5,7 @@ mod deploy;
 mod events;
 mod helpers;
 mod outages;
+mod probes;
 mod replicas;
 mod shutdown;
 mod sql_changes;

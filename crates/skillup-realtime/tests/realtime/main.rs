@@ -8,6 +8,7 @@ mod demo_page;
 mod deploy;
 mod handshake;
 mod helpers;
+mod probes;
 mod replay;
 mod rights;
 mod shutdown;

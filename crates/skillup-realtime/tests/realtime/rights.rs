@@ -338,15 +338,9 @@ async fn a_course_given_away_deleted_or_an_admin_demoted_loses_its_followers() {
 #[tokio::test]
 async fn a_session_revoked_while_the_node_cannot_hear_it_is_cut_when_it_can() {
     let stack = stack(0, skillup_testkit::redis_url()).await;
-    let redis = url::Url::parse(&stack.redis_url).expect("redis url");
-    let proxy = TcpProxy::start(&format!(
-        "{}:{}",
-        redis.host_str().unwrap_or("127.0.0.1"),
-        redis.port().unwrap_or(6379)
-    ))
-    .await;
+    let proxy = TcpProxy::start_for_url(&stack.redis_url).await;
     let mut env = stack.env.clone();
-    env.insert("REDIS_URL".into(), format!("redis://{}", proxy.addr()));
+    env.insert("REDIS_URL".into(), proxy.through(&stack.redis_url));
     let node = stack.node(&env).await;
     let student = seed::student_id(1);
     let token = stack.session_token(
