@@ -66,9 +66,9 @@ cat <<MSG
   SkillUp is running.
 
   API            http://127.0.0.1:$API_PORT
-    courses      http://127.0.0.1:$API_PORT/api/courses
-    health       http://127.0.0.1:$API_PORT/health   (redis: /health/redis, metrics: /metrics)
-    OpenAPI      http://127.0.0.1:$API_PORT/api/openapi.json
+    courses      http://127.0.0.1:$API_PORT/api/courses   (search: ?q=postgres&sort=price_asc)
+    health       http://127.0.0.1:$API_PORT/health   (redis: /health/redis, probes: /livez /readyz, metrics: /metrics)
+    Swagger UI   http://127.0.0.1:$API_PORT/api/docs   (OpenAPI: /api/openapi.json)
   Invalidator    http://127.0.0.1:$INVALIDATOR_PORT/health   (metrics: /metrics)
   Realtime       http://127.0.0.1:$REALTIME_PORT/health   (metrics: /metrics, Socket.IO on /socket.io/)
 

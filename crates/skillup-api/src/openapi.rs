@@ -42,7 +42,7 @@ use crate::routes::{
         session::logout,
         openapi_json,
     ),
-    components(schemas(ErrorBody, ErrorDetail, skillup_events::ProgressEvent)),
+    components(schemas(ErrorBody, ErrorDetail, skillup_events::ProgressEvent, crate::catalogue::SortName)),
     modifiers(&BearerAuth, &TooManyFailures),
     tags(
         (name = "courses", description = "Course catalogue"),
