@@ -1,7 +1,7 @@
 //! The API on a Redis Cluster of three primaries (`REDIS_URL=redis-cluster://…`,
 //! the testkit's shared cluster or `TEST_REDIS_CLUSTER_URL`): cached reads, a
-//! write's invalidation of the detail and the listing pages (whose guards live
-//! in the pages' own slots there), and progress events through cluster pub/sub.
+//! write's invalidation of the detail and the listing pages, searches included
+//! (whose guards live in the pages' own slots there), and progress events through cluster pub/sub.
 
 use fred::prelude::*;
 use serde_json::{Value, json};
@@ -34,6 +34,8 @@ async fn reads_writes_listings_and_events_work_on_a_redis_cluster() {
     let listings = [
         "/api/courses?page=1&per_page=20",
         "/api/courses?page=2&per_page=5",
+        // A search page: named by a digest, a listing page all the same.
+        "/api/courses?q=course&sort=title&per_page=50",
     ];
     for listing in listings {
         assert_eq!(x_cache(&app.get(listing).await), "MISS");
@@ -85,6 +87,16 @@ async fn reads_writes_listings_and_events_work_on_a_redis_cluster() {
         .filter_map(|c| c["title"].as_str())
         .collect();
     assert!(titles.contains(&"Renamed on a cluster"), "{titles:?}");
+    let searched: Value = app
+        .get("/api/courses?q=renamed+cluster")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        searched["total"], 1,
+        "the search sees the write: {searched}"
+    );
 
     // A progress write works on a cluster (its event is stored with it; the
     // realtime suite's cluster test has it delivered through the cluster).

@@ -16,7 +16,13 @@ async fn ids(app: &TestApp, path: &str) -> Vec<Uuid> {
         .as_array()
         .expect("as the test expects")
         .iter()
-        .map(|c| c["id"].as_str().expect("as the test expects").parse().expect("as the test expects"))
+        .map(|c| {
+            c["id"]
+                .as_str()
+                .expect("as the test expects")
+                .parse()
+                .expect("as the test expects")
+        })
         .collect()
 }
 
