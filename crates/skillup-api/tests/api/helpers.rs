@@ -141,6 +141,23 @@ impl TestApp {
         client
     }
 
+    /// Every key under this app's prefix (a full `SCAN`).
+    pub async fn keys(&self) -> std::collections::BTreeSet<String> {
+        let cache = skillup_cache::Cache::connect(&skillup_testkit::redis_config(
+            &self.redis_url,
+            &self.prefix,
+        ))
+        .await
+        .expect("redis");
+        let scoped = cache.keys().scoped_pattern("*");
+        cache
+            .scan_keys(&scoped, usize::MAX)
+            .await
+            .expect("scan")
+            .into_iter()
+            .collect()
+    }
+
     pub fn key(&self, rest: &str) -> String {
         format!("{}{rest}", self.prefix)
     }

@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 
 use reqwest::Method;
 use serde_json::json;
-use skillup_cache::Cache;
 use skillup_common::UserId;
 use uuid::Uuid;
 
@@ -14,19 +13,7 @@ use crate::helpers::{TestApp, in_one_hour, instructor, spawn_app, token_with};
 
 /// Every key under the test's prefix.
 async fn keys(app: &TestApp) -> BTreeSet<String> {
-    let cache = Cache::connect(&skillup_testkit::redis_config(
-        &skillup_testkit::redis_url(),
-        &app.prefix,
-    ))
-    .await
-    .expect("redis");
-    let scoped = cache.keys().scoped_pattern("*");
-    cache
-        .scan_keys(&scoped, usize::MAX)
-        .await
-        .expect("scan")
-        .into_iter()
-        .collect()
+    app.keys().await
 }
 
 fn is_uuid(s: &str) -> bool {
