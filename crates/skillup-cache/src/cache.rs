@@ -114,7 +114,7 @@ impl Cache {
     }
 
     /// Connects with an in-process near cache (L1) in front of Redis, when `near`
-    /// enables one and Redis is not a cluster (there L1 stays off: see the README).
+    /// enables one (a single Redis or a cluster: see `near`).
     /// The client speaks RESP3, which client tracking needs.
     pub async fn connect_with_near_cache(
         cfg: &RedisConfig,
@@ -128,14 +128,14 @@ impl Cache {
     }
 
     /// Wraps `client` (built by [`crate::client::tracking_builder`]) with an L1 of
-    /// `near`'s size; a client that cannot track (RESP2, cluster) gets none.
+    /// `near`'s size, on a single Redis or a cluster; a client that cannot track
+    /// (RESP2) gets none.
     pub fn with_near_cache(client: Client, cfg: &RedisConfig, near: &NearCacheConfig) -> Self {
         let l1 = (near.is_enabled()
-            && client.protocol_version() == fred::types::RespVersion::RESP3
-            && !client.is_clustered())
-        .then(|| NearCache::start(&client, near));
+            && client.protocol_version() == fred::types::RespVersion::RESP3)
+            .then(|| NearCache::start(&client, near));
         if near.is_enabled() && l1.is_none() {
-            tracing::warn!("near cache needs a RESP3, non-cluster client: L1 stays off");
+            tracing::warn!("near cache needs a RESP3 client: L1 stays off");
         }
         Self::build(client, cfg, true, l1)
     }

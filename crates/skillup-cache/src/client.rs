@@ -28,12 +28,17 @@ pub fn builder(cfg: &RedisConfig) -> Result<Builder, CacheError> {
     // services start degraded and pick Redis up when it appears.
     config.fail_fast = false;
     let command_timeout = cfg.command_timeout;
+    // One attempt fails fast when Redis is down (the command timeout bounds the
+    // wait anyway). On a cluster a redirection is an attempt too: a `MOVED` (slot
+    // moved) or an `ASK` (slot migrating) retry needs one more each, or every
+    // read and invalidation of a slot in migration would fail until it ends.
+    let attempts = if cfg.is_cluster() { 3 } else { 1 };
     let mut builder = Builder::from_config(config);
     builder
         .with_connection_config(|c| {
             c.connection_timeout = Duration::from_secs(2);
             c.internal_command_timeout = Duration::from_secs(2);
-            c.max_command_attempts = 1;
+            c.max_command_attempts = attempts;
             c.unresponsive = UnresponsiveConfig {
                 max_timeout: Some(Duration::from_secs(2)),
                 interval: Duration::from_millis(500),

@@ -18,6 +18,9 @@
 //!   then been received. L1 answers only while the last proof is younger than
 //!   `CACHE_L1_MAX_LAG_MS`: a frozen or partitioned Redis, a reconnect (tracking
 //!   off until re-enabled) or a lagging push stream turns L1 off and empties it.
+//! - On a Redis Cluster the same holds per primary: each connection tracks the
+//!   reads routed through it, the heartbeat proves every primary, and a cluster
+//!   resync (after a `MOVED`, a failover, a node joining) empties L1 (`heartbeat`).
 //!
 //! So an L1 answer is never older than Redis by more than the max lag, and in the
 //! normal case by the push's travel time (well under a millisecond on a LAN).
@@ -28,19 +31,20 @@
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use fred::clients::Client;
-use fred::interfaces::{ClientInterface, ClientLike, EventInterface, TrackingInterface};
-use fred::types::Value;
+use fred::interfaces::TrackingInterface;
 use fred::types::client::Invalidation;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache as Entries;
 use skillup_common::config::NearCacheConfig;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::TryRecvError;
+
+mod heartbeat;
 
 /// Epoch slots: an invalidation bumps its key's slot and refuses inserts of every
 /// key in the slot whose `GET` was in flight meanwhile (a rare, harmless refusal).
@@ -89,9 +93,6 @@ pub(crate) struct NearCache {
 }
 
 impl NearCache {
-    /// How often the heartbeat proves the connection is alive and tracking.
-    pub const HEARTBEAT: Duration = Duration::from_millis(100);
-
     /// Creates the near cache for `client` (RESP3) and starts its heartbeat task,
     /// which enables tracking and keeps it on across reconnects. The task ends when
     /// the near cache is dropped or the client quits.
@@ -115,7 +116,7 @@ impl NearCache {
             max_lag: config.max_lag,
             tracking: AtomicBool::new(false),
         });
-        tokio::spawn(maintain(Arc::downgrade(&near), client.clone()));
+        tokio::spawn(heartbeat::maintain(Arc::downgrade(&near), client.clone()));
         near
     }
 
@@ -250,98 +251,11 @@ impl NearCache {
         micros(self.base.elapsed()).max(1)
     }
 
-    /// One heartbeat: proves tracking is on (then the pushes received so far are
-    /// applied and L1 may answer for `max_lag`), or turns it on after a reset.
-    async fn heartbeat(&self, client: &Client) {
-        let sent = self.micros_now();
-        let wait = self.max_lag.min(Duration::from_secs(1));
-        let info = tokio::time::timeout(wait, client.client_trackinginfo::<Value>()).await;
-        match info {
-            Ok(Ok(info)) if tracking_is_on(&info) && self.tracking.load(Ordering::Acquire) => {
-                let mut pushes = self.lock();
-                self.apply_pushes(&mut pushes);
-                if self.tracking.load(Ordering::Acquire) {
-                    self.proven_at.fetch_max(sent, Ordering::AcqRel);
-                }
-            }
-            Ok(Ok(_)) => {
-                // A new connection (tracking is per connection) or the first beat:
-                // nothing read before now is tracked.
-                self.turn_off();
-                let started = tokio::time::timeout(
-                    wait,
-                    client.start_tracking(Vec::<String>::new(), false, false, false, false),
-                )
-                .await;
-                match started {
-                    Ok(Ok(())) => {
-                        tracing::info!("near cache: client tracking on");
-                        self.tracking.store(true, Ordering::Release);
-                    }
-                    Ok(Err(e)) => tracing::warn!(error = %e, "near cache: CLIENT TRACKING failed"),
-                    Err(_) => tracing::debug!("near cache: CLIENT TRACKING timed out"),
-                }
-            }
-            Ok(Err(e)) => tracing::debug!(error = %e, "near cache heartbeat failed"),
-            Err(_) => tracing::debug!("near cache heartbeat timed out"),
-        }
-    }
-
     fn turn_off(&self) {
         let mut pushes = self.lock();
         self.tracking.store(false, Ordering::Release);
         self.reset(&mut pushes);
     }
-}
-
-/// The heartbeat loop; it also applies pushes as they arrive (so the push stream
-/// does not lag between beats), and a reconnect turns L1 off at once (the next
-/// beat turns tracking back on).
-async fn maintain(near: Weak<NearCache>, client: Client) {
-    let mut reconnects = client.reconnect_rx();
-    let mut arrivals = client.invalidation_rx();
-    let mut ticker = tokio::time::interval(NearCache::HEARTBEAT);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {
-                let Some(near) = near.upgrade() else { return };
-                if client.is_connected() {
-                    near.heartbeat(&client).await;
-                }
-            }
-            arrival = arrivals.recv() => {
-                let Some(near) = near.upgrade() else { return };
-                if matches!(arrival, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
-                    near.turn_off();
-                    return;
-                }
-                near.apply_received();
-            }
-            event = reconnects.recv() => {
-                let Some(near) = near.upgrade() else { return };
-                match event {
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => near.turn_off(),
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                        near.turn_off();
-                        return;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Whether a `CLIENT TRACKINGINFO` reply lists the `on` flag.
-fn tracking_is_on(info: &Value) -> bool {
-    let Value::Map(map) = info else {
-        return false;
-    };
-    map.iter().any(|(field, value)| {
-        field.as_str().is_some_and(|f| f == "flags")
-            && matches!(value, Value::Array(flags)
-                if flags.iter().any(|f| f.as_str().is_some_and(|f| f == "on")))
-    })
 }
 
 fn micros(d: Duration) -> u64 {

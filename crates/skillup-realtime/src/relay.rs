@@ -5,6 +5,14 @@
 //! decoded here (off the hub's task) and queued for the hub, which orders,
 //! delivers and keeps it. Malformed messages are logged, counted and dropped.
 //!
+//! On a Redis Cluster the node subscribes twice to the same names: sharded
+//! (`SSUBSCRIBE`, on the primary of each channel's slot), where the invalidator
+//! publishes (`SPUBLISH`), so events never cross the cluster bus; and classic
+//! (`SUBSCRIBE`), so a message another publisher sends with `PUBLISH` is still
+//! relayed live as the contract says. The two are separate in Redis, so no
+//! message arrives twice. The hub orders what arrives from several primaries
+//! by offset.
+//!
 //! Pub/sub keeps nothing for absent subscribers: after Redis comes back the
 //! client re-subscribes and the hub reads what it missed from Postgres; after
 //! fred's channel overflowed (the relay fell behind) it does the same.
@@ -17,6 +25,7 @@ use fred::interfaces::{ClientLike, EventInterface, PubsubInterface};
 use fred::types::Message;
 use skillup_cache::Keys;
 use skillup_common::config::RedisConfig;
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::event::Channels;
 use crate::hub::{Command, Hub};
@@ -32,6 +41,7 @@ const MESSAGE_BACKLOG: usize = 8192;
 pub struct Relay {
     subscriber: SubscriberClient,
     channels: Arc<Channels>,
+    sharded: bool,
 }
 
 impl Relay {
@@ -46,6 +56,7 @@ impl Relay {
         Ok(Self {
             subscriber,
             channels: Arc::new(Channels::new(&Keys::new(cfg.key_prefix.clone()))),
+            sharded: cfg.is_cluster(),
         })
     }
 
@@ -63,35 +74,43 @@ impl Relay {
     }
 
     /// Relays until the returned task is aborted; re-subscribes after every
-    /// reconnection and then has the hub catch up.
+    /// reconnection and cluster resync, and then has the hub catch up.
     pub fn spawn(self, hub: Hub) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut reconnects = self.subscriber.reconnect_rx();
+            // A cluster resync (a slot moved, a failover): Redis drops the sharded
+            // subscriptions of a slot that moved, so subscribe again and catch up.
+            let mut resyncs = self.subscriber.cluster_change_rx();
             let mut messages = self.subscriber.message_rx();
             if !self.subscriber.is_connected() {
                 self.subscribe_until_done().await;
                 hub.send(Command::Resubscribed).await;
             }
             loop {
-                tokio::select! {
+                let event = tokio::select! {
                     message = messages.recv() => match message {
-                        Ok(message) => self.relay(&hub, message).await,
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        Ok(message) => {
+                            self.relay(&hub, message).await;
+                            continue;
+                        }
+                        Err(RecvError::Lagged(n)) => {
                             metrics::counter!("realtime_events_dropped_total", "reason" => "lagged").increment(n);
                             tracing::warn!(dropped = n, "relay fell behind the subscriber; catching up from Postgres");
                             hub.send(Command::Lagged).await;
+                            continue;
                         }
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                        Err(RecvError::Closed) => break,
                     },
-                    reconnect = reconnects.recv() => {
-                        if reconnect.is_err() {
-                            break;
-                        }
-                        self.subscribe_until_done().await;
-                        tracing::info!("redis subscription restored; catching up");
-                        hub.send(Command::Resubscribed).await;
-                    }
+                    reconnect = reconnects.recv() => reconnect.err(),
+                    resync = resyncs.recv() => resync.err(),
+                };
+                // A reconnect or a resync (or a lag of their stream, which may hide one).
+                if matches!(event, Some(RecvError::Closed)) {
+                    break;
                 }
+                self.subscribe_until_done().await;
+                tracing::info!("redis subscription restored; catching up");
+                hub.send(Command::Resubscribed).await;
             }
         })
     }
@@ -105,8 +124,16 @@ impl Relay {
                 .await
                 .is_ok_and(|r| r.is_ok())
             {
-                match self.subscriber.subscribe(channels.clone()).await {
-                    Ok(()) => return,
+                // One SSUBSCRIBE per channel: the names hash to different slots,
+                // and one command may only name channels of one slot.
+                let sharded = futures_util::future::try_join_all(
+                    channels
+                        .iter()
+                        .filter(|_| self.sharded)
+                        .map(|channel| self.subscriber.ssubscribe(channel.clone())),
+                );
+                match tokio::try_join!(self.subscriber.subscribe(channels.clone()), sharded) {
+                    Ok(((), _)) => return,
                     Err(e) => tracing::warn!(error = %e, "subscribing failed; retrying"),
                 }
             }

@@ -28,6 +28,15 @@ async fn reads_writes_listings_and_events_work_on_a_redis_cluster() {
     );
     let second = app.get(&path).await;
     assert_eq!(x_cache(&second), "HIT");
+    // The near cache answers on a cluster too, once every primary proved tracking.
+    assert!(
+        skillup_testkit::eventually(std::time::Duration::from_secs(5), || async {
+            assert_eq!(x_cache(&app.get(&path).await), "HIT");
+            l1_hits(&app).await > 0.0
+        })
+        .await,
+        "L1 never answered on the cluster"
+    );
 
     // Two listing pages (the first holds every seeded course), cached with a
     // guard of their own in their slot.
@@ -122,4 +131,12 @@ async fn reads_writes_listings_and_events_work_on_a_redis_cluster() {
     assert_eq!(stored["lesson_id"], lessons[0]);
     assert_eq!(stored["completed"], true);
     let _ = redis.quit().await;
+}
+
+/// `cache_l1_hits_total` as the API's `/metrics` reports it.
+async fn l1_hits(app: &TestApp) -> f64 {
+    let text = app.get("/metrics").await.text().await.expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix("cache_l1_hits_total "))
+        .map_or(0.0, |n| n.trim().parse().expect("a number"))
 }

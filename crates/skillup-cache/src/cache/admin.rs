@@ -74,20 +74,36 @@ impl Cache {
     }
 
     /// Publishes `payload` on `channel`; returns how many subscribers got it.
+    ///
+    /// On a Redis Cluster this is sharded pub/sub (`SPUBLISH`): the message goes
+    /// to the primary of the channel's slot and its replicas, where the
+    /// subscribers (`SSUBSCRIBE`) are, instead of over the whole cluster bus.
     pub async fn publish(&self, channel: &str, payload: Bytes) -> Result<u64, CacheError> {
-        self.call(self.inner.client.publish(channel, payload)).await
+        if self.inner.client.is_clustered() {
+            self.call(self.inner.client.spublish(channel, payload))
+                .await
+        } else {
+            self.call(self.inner.client.publish(channel, payload)).await
+        }
     }
 
     /// Publishes `messages` in order, pipelined (one round trip for a batch of
-    /// events; a subscriber receives them in this order).
+    /// events; a subscriber receives them in this order). On a cluster they are
+    /// sharded like [`Cache::publish`], and the order holds per channel (each
+    /// channel lives on one primary).
     pub async fn publish_many(&self, messages: Vec<(String, Bytes)>) -> Result<(), CacheError> {
         if messages.is_empty() {
             return Ok(());
         }
         self.call(async {
             let pipeline = self.inner.client.pipeline();
+            let sharded = self.inner.client.is_clustered();
             for (channel, payload) in messages {
-                let () = pipeline.publish(channel, payload).await?;
+                let () = if sharded {
+                    pipeline.spublish(channel, payload).await?
+                } else {
+                    pipeline.publish(channel, payload).await?
+                };
             }
             let _: Vec<i64> = pipeline.all().await?;
             Ok(())

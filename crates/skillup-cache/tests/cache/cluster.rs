@@ -8,7 +8,6 @@ use std::time::Duration;
 use fred::prelude::*;
 use skillup_cache::{Bytes, Cache, CacheStatus};
 use skillup_common::CourseId;
-use skillup_common::config::NearCacheConfig;
 use skillup_testkit::{RedisCluster, redis_cluster_url, redis_config, unique_prefix};
 
 use crate::stale_fills::assert_a_raced_page_fill_is_refused;
@@ -23,7 +22,7 @@ async fn cluster_cache(prefix: &str) -> Cache {
 }
 
 /// A plain (non-cluster) connection to each primary, with its address.
-async fn primaries(cache: &Cache) -> Vec<(String, Client)> {
+pub(crate) async fn primaries(cache: &Cache) -> Vec<(String, Client)> {
     let mut out = Vec::new();
     for (server, _) in cache.info_by_node().await.expect("INFO of every primary") {
         let config = Config::from_url(&format!("redis://{server}")).expect("node url");
@@ -291,26 +290,8 @@ async fn a_publish_on_any_node_reaches_a_subscriber_built_by_our_builder() {
 }
 
 #[tokio::test]
-async fn the_near_cache_stays_off_and_info_covers_every_primary() {
-    let cfg = redis_config(&redis_cluster_url(), &unique_prefix());
-    let near = NearCacheConfig {
-        capacity_bytes: 1024 * 1024,
-        max_lag: Duration::from_millis(300),
-    };
-    let cache = Cache::connect_with_near_cache(&cfg, &near).await.unwrap();
-    let key = cache.keys().course(CourseId::new_random());
-    for expected in [CacheStatus::Miss, CacheStatus::Hit, CacheStatus::Hit] {
-        let lookup = cache
-            .get_or_load(&key, Duration::from_secs(60), || async {
-                Ok::<_, ()>(Some(Bytes::from_static(b"v")))
-            })
-            .await
-            .unwrap();
-        assert_eq!(lookup.status, expected);
-    }
-    assert!(!cache.near_cache_ready());
-    assert_eq!(cache.counters().near_hits, 0);
-
+async fn info_covers_every_primary() {
+    let cache = cluster_cache(&unique_prefix()).await;
     let nodes = cache.info_by_node().await.unwrap();
     assert_eq!(nodes.len(), RedisCluster::PRIMARIES);
     let total = cache.info().await.unwrap();

@@ -4,6 +4,7 @@
 //! runs the whole suite once more that way.
 
 mod cluster;
+mod cluster_near;
 mod degradation;
 mod near;
 mod operations;

@@ -13,43 +13,23 @@ use skillup_common::CourseId;
 use skillup_common::config::NearCacheConfig;
 use skillup_testkit::{PrivateRedis, eventually, redis_config, redis_url, signal, unique_prefix};
 
-const MAX_LAG: Duration = Duration::from_millis(300);
+pub(crate) const MAX_LAG: Duration = Duration::from_millis(300);
 
-fn near_config() -> NearCacheConfig {
+pub(crate) fn near_config() -> NearCacheConfig {
     NearCacheConfig {
         capacity_bytes: 4 * 1024 * 1024,
         max_lag: MAX_LAG,
     }
 }
 
-/// A near cache on the shared Redis, or `None` when that Redis is a cluster
-/// (`TEST_REDIS_URL` naming one, as `scripts/test.sh`'s second run of this suite
-/// does): client tracking pushes come per node there, so L1 stays off by design
-/// and a test of what L1 answers has nothing to look at. The caller returns
-/// early; this checks first that L1 really stays off and reads still work.
-async fn shared_near_cache(prefix: &str) -> Option<Cache> {
-    let cfg = redis_config(&redis_url(), prefix);
-    if !cfg.is_cluster() {
-        return Some(near_cache_at(&redis_url(), prefix).await);
-    }
-    let cache = Cache::connect_with_near_cache(&cfg, &near_config())
-        .await
-        .expect("valid config");
-    let key = cache.keys().course(CourseId::new_random());
-    assert_eq!(read(&cache, &key).await.status, CacheStatus::Miss);
-    assert_eq!(read(&cache, &key).await.status, CacheStatus::Hit);
-    assert!(
-        !eventually(Duration::from_millis(500), || async {
-            cache.near_cache_ready()
-        })
-        .await,
-        "L1 must stay off on a cluster"
-    );
-    assert_eq!(cache.counters().near_hits, 0);
-    None
+/// A near cache on the shared Redis: a single server, or the cluster
+/// `TEST_REDIS_URL` names in `scripts/test.sh`'s second run of this suite, where
+/// every test here runs against per-primary tracking.
+async fn shared_near_cache(prefix: &str) -> Cache {
+    near_cache_at(&redis_url(), prefix).await
 }
 
-async fn near_cache_at(url: &str, prefix: &str) -> Cache {
+pub(crate) async fn near_cache_at(url: &str, prefix: &str) -> Cache {
     let cache = Cache::connect_with_near_cache(&redis_config(url, prefix), &near_config())
         .await
         .expect("valid config");
@@ -64,14 +44,14 @@ async fn near_cache_at(url: &str, prefix: &str) -> Cache {
 }
 
 /// A plain client on the same server: "another process".
-async fn other_client(url: &str) -> Client {
+pub(crate) async fn other_client(url: &str) -> Client {
     skillup_cache::client::connect_now(&redis_config(url, "unused:"))
         .await
         .expect("redis")
 }
 
 /// `get_or_load` whose loader answers `db`.
-async fn read(cache: &Cache, key: &CacheKey) -> Lookup {
+pub(crate) async fn read(cache: &Cache, key: &CacheKey) -> Lookup {
     cache
         .get_or_load(key, Duration::from_secs(60), || async {
             Ok::<_, ()>(Some(Bytes::from_static(b"db")))
@@ -80,15 +60,13 @@ async fn read(cache: &Cache, key: &CacheKey) -> Lookup {
         .expect("loader does not fail")
 }
 
-async fn read_value(cache: &Cache, key: &CacheKey) -> Bytes {
+pub(crate) async fn read_value(cache: &Cache, key: &CacheKey) -> Bytes {
     read(cache, key).await.value.expect("a value")
 }
 
 #[tokio::test]
 async fn a_second_read_is_answered_by_l1() {
-    let Some(cache) = shared_near_cache(&unique_prefix()).await else {
-        return;
-    };
+    let cache = shared_near_cache(&unique_prefix()).await;
     let key = cache.keys().course(CourseId::new_random());
     cache
         .set(&key, Bytes::from_static(b"v1"), Duration::from_secs(60))
@@ -107,9 +85,7 @@ async fn a_second_read_is_answered_by_l1() {
 
 #[tokio::test]
 async fn fills_never_enter_l1_and_misses_stay_misses() {
-    let Some(cache) = shared_near_cache(&unique_prefix()).await else {
-        return;
-    };
+    let cache = shared_near_cache(&unique_prefix()).await;
     let key = cache.keys().course(CourseId::new_random());
     // Miss: loaded and stored in Redis, not in L1 (its own SET pushes an invalidation).
     assert_eq!(read(&cache, &key).await.status, CacheStatus::Miss);
@@ -121,9 +97,7 @@ async fn fills_never_enter_l1_and_misses_stay_misses() {
 
 #[tokio::test]
 async fn a_change_by_another_client_replaces_the_l1_value() {
-    let Some(cache) = shared_near_cache(&unique_prefix()).await else {
-        return;
-    };
+    let cache = shared_near_cache(&unique_prefix()).await;
     let other = other_client(&redis_url()).await;
     let key = cache.keys().course(CourseId::new_random());
     for n in 0..50 {
@@ -150,9 +124,7 @@ async fn a_change_by_another_client_replaces_the_l1_value() {
 
 #[tokio::test]
 async fn deletes_and_expiry_by_others_evict_l1() {
-    let Some(cache) = shared_near_cache(&unique_prefix()).await else {
-        return;
-    };
+    let cache = shared_near_cache(&unique_prefix()).await;
     let other = other_client(&redis_url()).await;
     let deleted = cache.keys().course(CourseId::new_random());
     let expiring = cache.keys().course(CourseId::new_random());
@@ -189,9 +161,7 @@ async fn deletes_and_expiry_by_others_evict_l1() {
 
 #[tokio::test]
 async fn own_invalidations_are_read_at_once() {
-    let Some(cache) = shared_near_cache(&unique_prefix()).await else {
-        return;
-    };
+    let cache = shared_near_cache(&unique_prefix()).await;
     let key = cache.keys().course(CourseId::new_random());
     cache
         .set(&key, Bytes::from_static(b"old"), Duration::from_secs(60))
@@ -279,31 +249,39 @@ async fn a_restart_empties_l1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_concurrent_writes_every_l1_agrees_with_redis() {
-    const KEYS: usize = 8;
     let prefix = unique_prefix();
     let mut caches = Vec::new();
     for _ in 0..3 {
-        let Some(cache) = shared_near_cache(&prefix).await else {
-            return;
-        };
-        caches.push(cache);
+        caches.push(shared_near_cache(&prefix).await);
     }
-    let keys: Arc<Vec<CacheKey>> = Arc::new(
-        (0..KEYS)
-            .map(|_| caches[0].keys().course(CourseId::new_random()))
-            .collect(),
-    );
+    let keys: Vec<CacheKey> = (0..8)
+        .map(|_| caches[0].keys().course(CourseId::new_random()))
+        .collect();
+    assert_l1s_agree_after_concurrent_writes(&caches, keys, &redis_url()).await;
+}
+
+/// Three processes' L1s read `keys` while four writers on another client set and
+/// delete them; once the writers stop and the last pushes land, every L1 answers
+/// what Redis holds (and L1 did answer meanwhile, or the test proves nothing).
+pub(crate) async fn assert_l1s_agree_after_concurrent_writes(
+    caches: &[Cache],
+    keys: Vec<CacheKey>,
+    url: &str,
+) {
+    const WRITES: usize = 2_000;
+    const WRITERS: usize = 4;
+    let keys = Arc::new(keys);
     let stop = Arc::new(AtomicBool::new(false));
     let reads = Arc::new(AtomicU64::new(0));
     let mut readers = Vec::new();
-    for cache in &caches {
+    for cache in caches {
         for r in 0..4 {
             let (cache, keys, stop, reads) =
                 (cache.clone(), keys.clone(), stop.clone(), reads.clone());
             readers.push(tokio::spawn(async move {
                 let mut i = r;
                 while !stop.load(Ordering::Relaxed) {
-                    read(&cache, &keys[i % KEYS]).await;
+                    read(&cache, &keys[i % keys.len()]).await;
                     reads.fetch_add(1, Ordering::Relaxed);
                     i += 1;
                     tokio::task::yield_now().await;
@@ -311,17 +289,26 @@ async fn after_concurrent_writes_every_l1_agrees_with_redis() {
             }));
         }
     }
-    let writer = other_client(&redis_url()).await;
-    for n in 0..2_000 {
-        let key = &keys[n % KEYS];
-        if n % 7 == 0 {
-            let _: u64 = writer.unlink(key.as_str()).await.expect("unlink");
-        } else {
-            let _: () = writer
-                .set(key.as_str(), format!("w{n}"), None, None, false)
-                .await
-                .expect("set");
-        }
+    let writer = other_client(url).await;
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let (writer, keys) = (writer.clone(), keys.clone());
+        writers.push(tokio::spawn(async move {
+            for n in (w..WRITES).step_by(WRITERS) {
+                let key = &keys[n % keys.len()];
+                if n % 7 == 0 {
+                    let _: u64 = writer.unlink(key.as_str()).await.expect("unlink");
+                } else {
+                    let _: () = writer
+                        .set(key.as_str(), format!("w{n}"), None, None, false)
+                        .await
+                        .expect("set");
+                }
+            }
+        }));
+    }
+    for w in writers {
+        w.await.expect("writer");
     }
     // Quiescence: the last pushes are in flight for well under the max lag.
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -330,7 +317,7 @@ async fn after_concurrent_writes_every_l1_agrees_with_redis() {
         r.await.expect("reader");
     }
     let mut stale = Vec::new();
-    for cache in &caches {
+    for cache in caches {
         for key in keys.iter() {
             let in_redis = crate::body(cache, key).await;
             let answered = read(cache, key).await.value;

@@ -179,20 +179,46 @@ async fn a_burst_of_events_is_relayed_without_loss() {
     );
 }
 
-/// The same contract over a Redis Cluster: the API publishes through its
-/// clustered client, two realtime nodes subscribe through theirs (connected to
-/// whichever primaries fred picks), and each socket gets the event once.
+/// The same contract over a Redis Cluster: the invalidator publishes with
+/// sharded pub/sub, two realtime nodes subscribe to the shards through theirs,
+/// and each socket gets the event once. A classic subscriber to the same name
+/// gets nothing (the event never crossed the cluster bus), a sharded one gets
+/// it, and a message another publisher sends with classic `PUBLISH` is still
+/// relayed live.
 #[tokio::test]
-async fn over_a_redis_cluster_two_nodes_deliver_each_event_once() {
+async fn over_a_redis_cluster_two_nodes_deliver_each_event_once_by_sharded_pubsub() {
     let stack = stack(2, skillup_testkit::redis_cluster_url()).await;
     let student = seed::student_id(1);
     let (course, lesson) = student_course();
+    let progress = format!("{}events:progress", stack.prefix);
+    let cfg = skillup_testkit::redis_config(&stack.redis_url, "unused:");
+    let classic = skillup_cache::client::builder(&cfg)
+        .unwrap()
+        .build_subscriber_client()
+        .unwrap();
+    let sharded = classic.clone_new();
+    for (subscriber, shard) in [(&classic, false), (&sharded, true)] {
+        subscriber.init().await.unwrap();
+        if shard {
+            subscriber.ssubscribe(progress.as_str()).await.unwrap();
+        } else {
+            subscriber.subscribe(progress.as_str()).await.unwrap();
+        }
+    }
+    let (mut classic_rx, mut sharded_rx) = (classic.message_rx(), sharded.message_rx());
+
     let mut on_a = stack.probe(0, &stack.token(student), &[]).await;
     let mut on_b = stack.probe(1, &stack.token(student), &[course]).await;
     for p in [&mut on_a, &mut on_b] {
         p.until("ready").await;
     }
     stack.put_progress(student, course, lesson, true).await;
+    let message = tokio::time::timeout(Duration::from_secs(2), sharded_rx.recv())
+        .await
+        .expect("the sharded subscriber gets the event")
+        .unwrap();
+    assert_eq!(message.kind, fred::types::MessageKind::SMessage);
+    assert_eq!(message.channel, progress);
     for (name, probe) in [("node A", &mut on_a), ("node B", &mut on_b)] {
         let events = probe.events_within(Duration::from_millis(1500)).await;
         assert_eq!(events.len(), 1, "{name}: {events:?}");
@@ -202,5 +228,24 @@ async fn over_a_redis_cluster_two_nodes_deliver_each_event_once() {
             &lesson.to_string(),
             &student.to_string(),
         );
+    }
+    assert!(
+        classic_rx.try_recv().is_err(),
+        "the event was broadcast with classic PUBLISH"
+    );
+
+    // Another publisher's classic PUBLISH, without an offset: relayed live.
+    let publisher = skillup_cache::client::connect_now(&cfg).await.unwrap();
+    let event =
+        serde_json::json!({"course_id": course.to_string(), "at": chrono::Utc::now().to_rfc3339()});
+    let _: u64 = publisher
+        .publish(format!("{}events:course", stack.prefix), event.to_string())
+        .await
+        .unwrap();
+    let events = on_b.events_within(Duration::from_millis(1500)).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["name"], "course:updated");
+    for client in [&classic, &sharded] {
+        let _ = client.quit().await;
     }
 }
