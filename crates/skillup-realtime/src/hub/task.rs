@@ -8,7 +8,9 @@
 //! order. One that arrives ahead of a gap waits in `pending`; if the gap is
 //! still open after [`REORDER_WAIT`] (events of different channels may cross
 //! on a cluster), the missing ones are read from `realtime_events`. The same
-//! read catches up after a Redis reconnect, a lag, or a heartbeat ahead of us.
+//! read catches up after a Redis reconnect, a lag, or a heartbeat ahead of us
+//! (which also waits [`REORDER_WAIT`] first: the beat may overtake the live
+//! publish of the very events it counts).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -91,6 +93,10 @@ pub struct HubTask {
     pending: BTreeMap<u64, (Instant, Arc<Event>)>,
     /// When the current gap was first seen.
     gap_since: Option<Instant>,
+    /// The stream's head as a heartbeat announced it, while the window is behind
+    /// it with nothing pending (0: none). Read from Postgres only if the live
+    /// events do not arrive within [`REORDER_WAIT`].
+    announced: u64,
     /// When the read of Postgres in flight started: it sees every event
     /// committed before then (the invalidator publishes only after commit).
     fill_started: Option<Instant>,
@@ -131,6 +137,7 @@ impl HubTask {
             stream: Stream::Loading { failures: 0 },
             pending: BTreeMap::new(),
             gap_since: None,
+            announced: 0,
             fill_started: None,
             fill_failures: 0,
             paused: false,

@@ -113,6 +113,7 @@ impl HubTask {
         self.window
             .reset(offset.epoch, offset.seq.saturating_sub(1));
         self.pending.clear();
+        self.announced = 0;
         self.resync_all(ResyncReason::Lost);
     }
 
@@ -125,8 +126,13 @@ impl HubTask {
             return;
         }
         if head.seq > self.window.last() && self.pending.is_empty() {
+            // The beat may overtake the live publish of the events it counts (both
+            // leave the invalidator after the commit): wait for them as for a
+            // reordered event before reading Postgres, so that the live copy, with
+            // its trace context, is the one delivered.
             metrics::counter!("realtime_gap_fills_total", "cause" => "heartbeat").increment(1);
-            self.start_fill();
+            self.announced = self.announced.max(head.seq);
+            self.gap_since.get_or_insert_with(Instant::now);
         }
     }
 
@@ -149,7 +155,10 @@ impl HubTask {
                 break;
             }
         }
-        let gap = !self.paused && !self.pending.is_empty();
+        if self.announced <= self.window.last() {
+            self.announced = 0;
+        }
+        let gap = !self.paused && (!self.pending.is_empty() || self.announced != 0);
         self.gap_since = match (gap, self.gap_since) {
             (true, Some(since)) => Some(since),
             (true, None) => Some(Instant::now()),
@@ -196,6 +205,9 @@ impl HubTask {
             }
         };
         self.fill_failures = 0;
+        // The read saw every event committed before it started, the announced
+        // head included.
+        self.announced = 0;
         let full = events.len() as u64 >= self.settings.replay.max_events;
         if let Some(first) = events.first().map(|e| e.seq)
             && first > self.window.last() + 1
