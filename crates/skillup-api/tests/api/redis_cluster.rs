@@ -1,7 +1,8 @@
 //! The API on a Redis Cluster of three primaries (`REDIS_URL=redis-cluster://…`,
 //! the testkit's shared cluster or `TEST_REDIS_CLUSTER_URL`): cached reads, a
 //! write's invalidation of the detail and the listing pages, searches included
-//! (whose guards live in the pages' own slots there), and progress events through cluster pub/sub.
+//! (whose guards live in the pages' own slots there), the near cache answering, and
+//! progress events through sharded pub/sub.
 
 use fred::prelude::*;
 use serde_json::{Value, json};
@@ -135,7 +136,12 @@ async fn reads_writes_listings_and_events_work_on_a_redis_cluster() {
 
 /// `cache_l1_hits_total` as the API's `/metrics` reports it.
 async fn l1_hits(app: &TestApp) -> f64 {
-    let text = app.get("/metrics").await.text().await.expect("metrics text");
+    let text = app
+        .get("/metrics")
+        .await
+        .text()
+        .await
+        .expect("metrics text");
     text.lines()
         .find_map(|line| line.strip_prefix("cache_l1_hits_total "))
         .map_or(0.0, |n| n.trim().parse().expect("a number"))

@@ -197,10 +197,10 @@ async fn a_slot_moving_to_another_primary_leaves_no_stale_l1_entry() {
     let target_id: String = target.cluster_myid().await.expect("MYID");
 
     // Migration: the key leaves the source (its MIGRATE deletes it there, which
-    // pushes an invalidation). Nothing reads the slot meanwhile: fred 10.1 does
-    // not follow ASK (its retry finds no connection, "Max attempts reached", and
-    // the client can stay stuck on the slot), so a read of a slot in migration
-    // fails and answers from the database, never from L1.
+    // pushes an invalidation). Nothing reads the slot meanwhile: fred 10.1 fails
+    // commands that get ASK (it reads the ASKING reply off a connection whose
+    // reader task owns the replies: "Max attempts reached"), so a read of a slot
+    // in migration answers from the database, never from L1 (docs/cache.md).
     // (fred's `cluster_setslot` sends IMPORTING and MIGRATING without the node
     // id Redis requires, so these two go as they are.)
     setslot(target, slot, "IMPORTING", &source_id).await;
