@@ -245,8 +245,11 @@ async fn invalidate_course_pages_deletes_pages_on_every_primary() {
     );
 }
 
+/// Classic pub/sub from any node reaches a classic subscriber wherever it is
+/// connected; the cache publishes sharded (`SPUBLISH`), which only a sharded
+/// subscriber gets.
 #[tokio::test]
-async fn a_publish_on_any_node_reaches_a_subscriber_built_by_our_builder() {
+async fn publishes_reach_subscribers_built_by_our_builder_classic_from_any_node_and_ours_sharded() {
     let prefix = unique_prefix();
     let cfg = redis_config(&redis_cluster_url(), &prefix);
     let cache = cluster_cache(&prefix).await;
@@ -258,13 +261,18 @@ async fn a_publish_on_any_node_reaches_a_subscriber_built_by_our_builder() {
     subscriber.init().await.expect("cluster reachable");
     let mut messages = subscriber.message_rx();
     subscriber.subscribe(channel.as_str()).await.unwrap();
+    subscriber.ssubscribe(channel.as_str()).await.unwrap();
 
     // Through the cache, then straight into each primary: whichever node the
     // subscriber's connection is on, every message must reach it.
-    cache
+    let receivers = cache
         .publish(&channel, Bytes::from_static(b"via cache"))
         .await
         .unwrap();
+    assert_eq!(
+        receivers, 1,
+        "one sharded subscriber on the channel's primary"
+    );
     let nodes = primaries(&cache).await;
     for (server, node) in &nodes {
         let _: u64 = node
@@ -279,7 +287,10 @@ async fn a_publish_on_any_node_reaches_a_subscriber_built_by_our_builder() {
             .expect("a message arrives")
             .unwrap();
         assert_eq!(message.channel, channel);
-        got.push(message.value.convert::<String>().unwrap());
+        let sharded = message.kind == fred::types::MessageKind::SMessage;
+        let value = message.value.convert::<String>().unwrap();
+        assert_eq!(sharded, value == "via cache", "{value}: sharded {sharded}");
+        got.push(value);
     }
     got.sort();
     let mut want: Vec<String> = nodes.iter().map(|(s, _)| s.clone()).collect();
