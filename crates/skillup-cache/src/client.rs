@@ -29,9 +29,9 @@ pub fn builder(cfg: &RedisConfig) -> Result<Builder, CacheError> {
     config.fail_fast = false;
     let command_timeout = cfg.command_timeout;
     // One attempt fails fast when Redis is down (the command timeout bounds the
-    // wait anyway). On a cluster a redirection is an attempt too: a `MOVED` (slot
-    // moved) or an `ASK` (slot migrating) retry needs one more each, or every
-    // read and invalidation of a slot in migration would fail until it ends.
+    // wait anyway). On a cluster a redirection is an attempt too: with one, the
+    // first command of every slot that moved (`MOVED`) would fail. (`ASK`, a slot
+    // in migration, fails in fred 10.1 whatever the attempts: docs/cache.md.)
     let attempts = if cfg.is_cluster() { 3 } else { 1 };
     let mut builder = Builder::from_config(config);
     builder

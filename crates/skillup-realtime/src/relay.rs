@@ -126,10 +126,10 @@ impl Relay {
             {
                 // One SSUBSCRIBE per channel: the names hash to different slots,
                 // and one command may only name channels of one slot.
+                let shards: &[String] = if self.sharded { &channels } else { &[] };
                 let sharded = futures_util::future::try_join_all(
-                    channels
+                    shards
                         .iter()
-                        .filter(|_| self.sharded)
                         .map(|channel| self.subscriber.ssubscribe(channel.clone())),
                 );
                 match tokio::try_join!(self.subscriber.subscribe(channels.clone()), sharded) {

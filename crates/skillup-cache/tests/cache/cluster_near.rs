@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use fred::prelude::*;
-use fred::types::cluster::ClusterSetSlotState;
 use skillup_cache::{Bytes, Cache, CacheKey, CacheStatus};
 use skillup_common::CourseId;
 use skillup_testkit::{RedisCluster, eventually, redis_cluster_url, signal, unique_prefix};
@@ -57,6 +56,24 @@ async fn held_in_l1(cache: &Cache, key: &CacheKey) {
     );
 }
 
+/// A private cluster (its nodes are frozen, cut or resharded by the caller), a
+/// near cache on it, and a key stored as `value` that L1 holds.
+async fn held_on_a_private_cluster(value: &'static str) -> (RedisCluster, Cache, CacheKey) {
+    let cluster = RedisCluster::start();
+    let cache = near_cache_at(&cluster.url(), &unique_prefix()).await;
+    let key = cache.keys().course(CourseId::new_random());
+    cache
+        .set(
+            &key,
+            Bytes::from_static(value.as_bytes()),
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("set");
+    held_in_l1(&cache, &key).await;
+    (cluster, cache, key)
+}
+
 /// Stores `value` under `key` and waits until `cache` answers it; then no read
 /// may answer anything else (an old value coming back is a stale L1 entry).
 async fn write_and_see(writer: &Client, cache: &Cache, key: &CacheKey, value: &str) {
@@ -100,14 +117,7 @@ async fn a_change_on_any_primary_replaces_the_l1_value() {
 
 #[tokio::test]
 async fn a_frozen_primary_turns_l1_off_within_the_max_lag() {
-    let cluster = RedisCluster::start();
-    let cache = near_cache_at(&cluster.url(), &unique_prefix()).await;
-    let key = cache.keys().course(CourseId::new_random());
-    cache
-        .set(&key, Bytes::from_static(b"cached"), Duration::from_secs(60))
-        .await
-        .expect("set");
-    held_in_l1(&cache, &key).await;
+    let (_cluster, cache, key) = held_on_a_private_cluster("cached").await;
 
     // Freeze a primary that does not hold the key: L1 answers for no primary
     // while one of them cannot prove its pushes arrive.
@@ -135,14 +145,7 @@ async fn a_frozen_primary_turns_l1_off_within_the_max_lag() {
 
 #[tokio::test]
 async fn a_killed_connection_to_a_primary_leaves_no_stale_l1_entry() {
-    let cluster = RedisCluster::start();
-    let cache = near_cache_at(&cluster.url(), &unique_prefix()).await;
-    let key = cache.keys().course(CourseId::new_random());
-    cache
-        .set(&key, Bytes::from_static(b"before"), Duration::from_secs(60))
-        .await
-        .expect("set");
-    held_in_l1(&cache, &key).await;
+    let (_cluster, cache, key) = held_on_a_private_cluster("before").await;
 
     // Kill every other connection to the key's primary, ours included, then
     // change the key there at once: the push for it had no connection to go to.
@@ -201,8 +204,6 @@ async fn a_slot_moving_to_another_primary_leaves_no_stale_l1_entry() {
     // commands that get ASK (it reads the ASKING reply off a connection whose
     // reader task owns the replies: "Max attempts reached"), so a read of a slot
     // in migration answers from the database, never from L1 (docs/cache.md).
-    // (fred's `cluster_setslot` sends IMPORTING and MIGRATING without the node
-    // id Redis requires, so these two go as they are.)
     setslot(target, slot, "IMPORTING", &source_id).await;
     setslot(source, slot, "MIGRATING", &target_id).await;
     let (host, port) = target_addr.rsplit_once(':').expect("host:port");
@@ -216,9 +217,7 @@ async fn a_slot_moving_to_another_primary_leaves_no_stale_l1_entry() {
     // The slot is the target's now: the next read gets MOVED, and fred's resync
     // empties L1 before it answers again.
     for (_, node) in &nodes {
-        node.cluster_setslot(slot, ClusterSetSlotState::Node(target_id.clone()))
-            .await
-            .expect("SETSLOT NODE");
+        setslot(node, slot, "NODE", &target_id).await;
     }
     write_and_see(&writer, &cache, &key, "v2").await;
     held_in_l1(&cache, &key).await;
@@ -226,7 +225,8 @@ async fn a_slot_moving_to_another_primary_leaves_no_stale_l1_entry() {
     write_and_see(&writer, &cache, &key, "v3").await;
 }
 
-/// `CLUSTER SETSLOT slot state node` on `node`.
+/// `CLUSTER SETSLOT slot state node` on `node` (fred's `cluster_setslot` sends
+/// IMPORTING and MIGRATING without the node id Redis requires).
 async fn setslot(node: &Client, slot: u16, state: &str, id: &str) {
     let slot = slot.to_string();
     let _: Value = node

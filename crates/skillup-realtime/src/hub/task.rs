@@ -170,7 +170,7 @@ impl HubTask {
                 Some(expired) = self.timers.next(), if !self.timers.is_empty() => {
                     self.end(expired.into_inner(), EndReason::Expired);
                 }
-                () = sleep_until(reorder), if reorder.is_some() => self.start_fill(),
+                () = sleep_until(reorder), if reorder.is_some() => self.fill_gap(),
                 _ = tick.tick() => self.housekeeping(),
             }
             self.publish_stats();

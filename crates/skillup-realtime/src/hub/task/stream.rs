@@ -130,7 +130,6 @@ impl HubTask {
             // leave the invalidator after the commit): wait for them as for a
             // reordered event before reading Postgres, so that the live copy, with
             // its trace context, is the one delivered.
-            metrics::counter!("realtime_gap_fills_total", "cause" => "heartbeat").increment(1);
             self.announced = self.announced.max(head.seq);
             self.gap_since.get_or_insert_with(Instant::now);
         }
@@ -166,6 +165,18 @@ impl HubTask {
         };
         let last = self.window.last();
         self.ahead.retain(|(_, seq, _)| *seq > last);
+    }
+
+    /// The gap (events pending beyond a missing one, or a head a heartbeat
+    /// announced) stayed open for [`super::REORDER_WAIT`]: read it from Postgres.
+    pub(super) fn fill_gap(&mut self) {
+        let cause = if self.pending.is_empty() {
+            "heartbeat"
+        } else {
+            "reorder"
+        };
+        metrics::counter!("realtime_gap_fills_total", "cause" => cause).increment(1);
+        self.start_fill();
     }
 
     pub(super) fn start_fill(&mut self) {
