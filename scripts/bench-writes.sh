@@ -7,6 +7,8 @@
 #
 #   scripts/bench-writes.sh                       # 16 clients, 10 s per setup
 #   CLIENTS=32 BENCH_SECONDS=20 scripts/bench-writes.sh
+#   PROFILE=1 scripts/bench-writes.sh             # also: where the machine's CPU went
+#                                                 # in each setup of round 1 (perf)
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
@@ -31,7 +33,7 @@ CREATE TABLE bench_users AS SELECT row_number() OVER (ORDER BY id) AS n, id FROM
 CREATE TABLE bench_lessons AS SELECT row_number() OVER (ORDER BY id) AS n, id FROM lessons;
 ALTER TABLE bench_users ADD PRIMARY KEY (n);
 ALTER TABLE bench_lessons ADD PRIMARY KEY (n);
-UPDATE invalidation_outbox SET processed_at = clock_timestamp() WHERE processed_at IS NULL;
+DELETE FROM invalidation_outbox;
 VACUUM ANALYZE;
 SQL
 users=$(psql "$DATABASE_URL" -XqAt -c "SELECT count(*) FROM bench_users")
@@ -50,24 +52,36 @@ inv=$!
 trap 'kill "$inv" 2>/dev/null || true' EXIT
 wait_for_port 127.0.0.1 5403 skillup-invalidator
 
-tps() { # label
-  local out
+tps() { # label round
+  local out perf_pid=""
+  if [ "${PROFILE:-0}" = 1 ] && [ "$2" = 1 ]; then
+    perf record -a -q -o ".run/bench/writes-$1.perf" -- sleep "$BENCH_SECONDS" 2>/dev/null &
+    perf_pid=$!
+  fi
   out=$(pgbench -n -f .run/bench/writes.sql -c "$CLIENTS" -j 2 -T "$BENCH_SECONDS" "$DATABASE_URL" 2>&1)
+  [ -n "$perf_pid" ] && wait "$perf_pid"
   echo "$out" | grep -E "^tps" | head -1 | sed -E 's/tps = ([0-9.]+).*/\1/'
 }
-backlog() { psql "$DATABASE_URL" -XqAt -c "SELECT count(*) FROM invalidation_outbox WHERE processed_at IS NULL"; }
+# CPU samples per process name (postgres backends, the invalidator, redis, pgbench...).
+profile() { # label
+  [ "${PROFILE:-0}" = 1 ] || return 0
+  echo; log "where the CPU went, $1 (share of samples on both cores, round 1):"
+  perf report -i ".run/bench/writes-$1.perf" --sort comm --stdio -q 2>/dev/null | grep -v '^$' | head -12
+}
+backlog() { psql "$DATABASE_URL" -XqAt -c "SELECT count(*) FROM invalidation_outbox"; }
 
 with=() without=()
 for round in $(seq 1 "$ROUNDS"); do
   psql "$DATABASE_URL" -Xq -c "ALTER TABLE lesson_progress ENABLE TRIGGER USER"
-  t=$(tps with); with+=("$t")
+  t=$(tps with "$round"); with+=("$t")
   for _ in $(seq 1 600); do [ "$(backlog)" = 0 ] && break; sleep 0.1; done
   log "round $round: with the outbox triggers and the invalidator: $t tps (backlog after: $(backlog))"
   psql "$DATABASE_URL" -Xq -c "ALTER TABLE lesson_progress DISABLE TRIGGER USER"
-  t=$(tps without); without+=("$t")
+  t=$(tps without "$round"); without+=("$t")
   log "round $round: without triggers: $t tps"
 done
 psql "$DATABASE_URL" -Xq -c "ALTER TABLE lesson_progress ENABLE TRIGGER USER"
+profile with; profile without
 python3 - "${with[*]}" "${without[*]}" "$CLIENTS" <<'PY'
 import sys, statistics
 w = [float(x) for x in sys.argv[1].split()]; wo = [float(x) for x in sys.argv[2].split()]

@@ -1,7 +1,12 @@
-//! The invalidation outbox, as the invalidator consumes it: claim pending records
-//! with `FOR UPDATE SKIP LOCKED` (so replicas never take the same record), mark
-//! them done in the same transaction, report the backlog, prune old records, and
-//! say whether the worker wants to be woken ([`set_armed`]).
+//! The invalidation outbox, as the invalidator consumes it: take pending records
+//! (deleted in the worker's transaction, skipping those another replica holds),
+//! report the backlog, and say whether the worker wants to be woken
+//! ([`set_armed`]).
+//!
+//! Every row in the table is pending: a record leaves it in the transaction that
+//! applies it. (It used to be marked processed and pruned an hour later; that
+//! cost a new row version, two index entries and a later delete per change, about
+//! as much again as the writer's own insert. See `docs/benchmarks.md`, "Writers and the NOTIFY lock".)
 
 use std::time::Duration;
 
@@ -97,29 +102,21 @@ impl From<Row> for OutboxRecord {
     }
 }
 
-/// Locks and returns up to `limit` pending records, oldest first, skipping records
-/// another transaction holds. Call inside a transaction; commit after [`mark_done`].
+/// Takes up to `limit` pending records, oldest first, skipping records another
+/// transaction holds: deletes them and returns them in id order. Call inside the
+/// transaction that applies them; a rollback puts them back, still pending.
 pub async fn claim(conn: &mut PgConnection, limit: i64) -> Result<Vec<OutboxRecord>, DbError> {
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, entity, op, entity_id, course_id, old_course_id, user_id, old_user_id, payload, created_at \
-         FROM invalidation_outbox WHERE processed_at IS NULL \
-         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    let mut rows: Vec<Row> = sqlx::query_as(
+        "DELETE FROM invalidation_outbox WHERE id IN ( \
+             SELECT id FROM invalidation_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) \
+         RETURNING id, entity, op, entity_id, course_id, old_course_id, user_id, old_user_id, payload, created_at",
     )
     .bind(limit)
     .fetch_all(conn)
     .await?;
+    // RETURNING follows the plan, not the subquery's ORDER BY.
+    rows.sort_unstable_by_key(|r| r.id);
     Ok(rows.into_iter().map(Into::into).collect())
-}
-
-/// Marks claimed records as processed.
-pub async fn mark_done(conn: &mut PgConnection, ids: &[i64]) -> Result<(), DbError> {
-    sqlx::query(
-        "UPDATE invalidation_outbox SET processed_at = clock_timestamp() WHERE id = ANY($1)",
-    )
-    .bind(ids)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Fills in the course of `lesson_progress` records, which their trigger leaves
@@ -207,7 +204,7 @@ pub struct Backlog {
 pub async fn backlog(pool: &PgPool) -> Result<Backlog, DbError> {
     let (pending, oldest): (i64, Option<f64>) = sqlx::query_as(
         "SELECT count(*), extract(epoch FROM clock_timestamp() - min(created_at))::float8 \
-         FROM invalidation_outbox WHERE processed_at IS NULL",
+         FROM invalidation_outbox",
     )
     .fetch_one(pool)
     .await?;
@@ -215,15 +212,4 @@ pub async fn backlog(pool: &PgPool) -> Result<Backlog, DbError> {
         pending,
         oldest_age: oldest.map(|s| Duration::from_secs_f64(s.max(0.0))),
     })
-}
-
-/// Deletes records processed more than `older_than` ago; returns how many.
-pub async fn prune(pool: &PgPool, older_than: Duration) -> Result<u64, DbError> {
-    let done = sqlx::query(
-        "DELETE FROM invalidation_outbox WHERE processed_at < clock_timestamp() - make_interval(secs => $1)",
-    )
-    .bind(older_than.as_secs_f64())
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
 }

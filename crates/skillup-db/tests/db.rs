@@ -236,6 +236,65 @@ async fn a_rolled_back_change_leaves_no_record() {
     assert!(records_after(pool, start).await.is_empty());
 }
 
+/// Claiming takes records out of the outbox in the claimer's transaction: oldest
+/// first, still visible to others until it commits (the backlog counts them), skipped
+/// by a concurrent claim, put back by a rollback, gone after a commit.
+#[tokio::test]
+async fn a_claim_takes_records_out_until_its_transaction_ends() {
+    use skillup_db::outbox;
+    let db = fresh_database().await;
+    let pool = &db.pool;
+    seed::seed(pool, 1, &|_| {}).await.unwrap();
+    sqlx::query("DELETE FROM invalidation_outbox")
+        .execute(pool)
+        .await
+        .unwrap();
+    for price in 1..=4 {
+        sqlx::query("UPDATE courses SET price_cents = $1")
+            .bind(price)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    let all: Vec<i64> = sqlx::query_scalar("SELECT id FROM invalidation_outbox ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 4);
+    let ids = |records: &[outbox::OutboxRecord]| records.iter().map(|r| r.id).collect::<Vec<_>>();
+
+    let mut first = pool.begin().await.unwrap();
+    let taken = outbox::claim(&mut first, 2).await.unwrap();
+    assert_eq!(ids(&taken), all[..2], "the oldest, in id order");
+    assert_eq!(
+        outbox::backlog(pool).await.unwrap().pending,
+        4,
+        "still pending until commit"
+    );
+    let mut second = pool.begin().await.unwrap();
+    assert_eq!(
+        ids(&outbox::claim(&mut second, 10).await.unwrap()),
+        all[2..],
+        "a concurrent claim skips the records the first holds"
+    );
+    second.rollback().await.unwrap();
+    first.rollback().await.unwrap();
+    assert_eq!(
+        outbox::backlog(pool).await.unwrap().pending,
+        4,
+        "a rollback puts them back"
+    );
+
+    let mut again = pool.begin().await.unwrap();
+    assert_eq!(ids(&outbox::claim(&mut again, 10).await.unwrap()), all);
+    again.commit().await.unwrap();
+    assert_eq!(
+        outbox::backlog(pool).await.unwrap().pending,
+        0,
+        "gone after the commit"
+    );
+}
+
 #[tokio::test]
 async fn committed_changes_notify_the_invalidation_channel() {
     let db = fresh_database().await;

@@ -23,9 +23,6 @@ pub struct WorkerSettings {
     /// `INVALIDATOR_POLL_MS` (default 1000): drain this often even without a
     /// notification, in case one was lost.
     pub poll_interval: Duration,
-    /// `INVALIDATOR_RETENTION_SECS` (default 3600): processed records are kept this
-    /// long (for inspection), then pruned.
-    pub retention: Duration,
     /// `INVALIDATOR_MAX_BACKOFF_MS` (default 5000): the longest wait between
     /// retries while Redis or Postgres is down.
     pub max_backoff: Duration,
@@ -39,7 +36,6 @@ impl Default for WorkerSettings {
         Self {
             batch_size: 500,
             poll_interval: Duration::from_secs(1),
-            retention: Duration::from_secs(3600),
             max_backoff: Duration::from_secs(5),
             replay: ReplayConfig {
                 max_age: Duration::from_secs(300),
@@ -65,12 +61,6 @@ impl WorkerSettings {
                 "INVALIDATOR_POLL_MS",
                 1000,
                 10,
-            )?),
-            retention: Duration::from_secs(integer_at_least(
-                env,
-                "INVALIDATOR_RETENTION_SECS",
-                3600,
-                0,
             )?),
             max_backoff: Duration::from_millis(integer_at_least(
                 env,

@@ -1,10 +1,10 @@
 //! Claiming, applying and completing batches of outbox records, and the loop that
 //! does it whenever there may be work.
 //!
-//! A batch is one Postgres transaction: claim up to `batch_size` pending records
-//! with `FOR UPDATE SKIP LOCKED`, apply their [`Plan`] to Redis, mark them done,
-//! commit. If any Redis step fails the transaction rolls back and the records stay
-//! pending, so nothing is marked done that was not deleted. Replicas skip each
+//! A batch is one Postgres transaction: take up to `batch_size` pending records
+//! (deleted with `FOR UPDATE SKIP LOCKED`), apply their [`Plan`] to Redis, commit.
+//! If any Redis step fails the transaction rolls back and the records stay
+//! pending, so no record leaves the outbox before its keys are deleted. Replicas skip each
 //! other's locked records: no record is applied twice by two live workers, none is
 //! lost (a crashed worker's transaction rolls back and frees its records).
 
@@ -53,7 +53,7 @@ impl From<sqlx::Error> for WorkerError {
 /// The outcome of one batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Batch {
-    /// Ids of the records applied and marked done.
+    /// Ids of the records applied (and gone from the outbox).
     pub record_ids: Vec<i64>,
 }
 
@@ -92,10 +92,10 @@ impl Invalidator {
     /// Claims and applies one batch. An empty batch means nothing was pending (or
     /// everything pending is held by another replica).
     ///
-    /// In one transaction: claim the records, delete the keys they make stale,
+    /// In one transaction: take the records, delete the keys they make stale,
     /// build their realtime events and number them (the sequence row stays
     /// locked until commit, so numbers follow commit order), store the events,
-    /// mark the records done, commit. Only then are the events published: a
+    /// commit. Only then are the events published: a
     /// published event is always one that committed. A publish that fails is
     /// not retried here; nodes find the gap from the next event or the
     /// heartbeat and read it from `realtime_events`.
@@ -125,7 +125,6 @@ impl Invalidator {
         let event_plan = EventPlan::from_records(&records);
         let mut outgoing = events::resolve(&mut tx, &event_plan, Utc::now()).await?;
         let bodies = self.sequence(&mut tx, &mut outgoing).await?;
-        outbox::mark_done(&mut tx, &plan.record_ids).await?;
         tx.commit().await?;
         self.publish(&outgoing, bodies).await;
         self.record_metrics(&records, started);
@@ -135,7 +134,7 @@ impl Invalidator {
     }
 
     /// Numbers `outgoing` and stores it in `realtime_events`; returns each
-    /// event's stored body. Runs last before `mark_done`, so the sequence lock is
+    /// event's stored body. Runs last before the commit, so the sequence lock is
     /// held only for these two statements and the commit.
     async fn sequence(
         &self,
@@ -236,8 +235,8 @@ impl Invalidator {
     }
 
     /// Drains whenever `wake` fires or the poll interval passes, retrying with
-    /// capped exponential backoff while Redis or Postgres is down, pruning old
-    /// records every minute, until `shutdown` resolves. The batch in hand when the
+    /// capped exponential backoff while Redis or Postgres is down, pruning
+    /// realtime events past the replay window, until `shutdown` resolves. The batch in hand when the
     /// signal arrives gets `grace` to finish (committed or rolled back); one still
     /// running then (stuck behind a Postgres lock, say) is abandoned: its
     /// transaction never commits, so its records stay pending for the next worker.
@@ -294,7 +293,6 @@ impl Invalidator {
         mut stop: watch::Receiver<bool>,
     ) {
         let mut backoff = Backoff::new(Duration::from_millis(100), self.settings.max_backoff);
-        let mut last_prune = Instant::now();
         let mut last_event_prune = Instant::now();
         let mut busy_until = Instant::now() + IDLE_AFTER;
         // What `invalidator_wakeup` says when a worker starts (its default, or
@@ -320,8 +318,7 @@ impl Invalidator {
             if stopped.load(Ordering::Relaxed) {
                 return;
             }
-            self.housekeeping(&mut last_prune, &mut last_event_prune)
-                .await;
+            self.housekeeping(&mut last_event_prune).await;
             let wait = match failed {
                 Some(wait) => wait,
                 None if Instant::now() < busy_until => {
@@ -362,17 +359,9 @@ impl Invalidator {
         }
     }
 
-    /// Prunes processed outbox records every minute and realtime events past the
-    /// replay window every [`EVENT_PRUNE_INTERVAL`].
-    async fn housekeeping(&self, last_prune: &mut Instant, last_event_prune: &mut Instant) {
-        if last_prune.elapsed() >= Duration::from_secs(60) {
-            *last_prune = Instant::now();
-            match outbox::prune(&self.pool, self.settings.retention).await {
-                Ok(n) if n > 0 => tracing::debug!(pruned = n, "pruned processed outbox records"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "pruning the outbox failed"),
-            }
-        }
+    /// Prunes realtime events past the replay window every
+    /// [`EVENT_PRUNE_INTERVAL`].
+    async fn housekeeping(&self, last_event_prune: &mut Instant) {
         if last_event_prune.elapsed() >= EVENT_PRUNE_INTERVAL {
             *last_event_prune = Instant::now();
             let replay = self.settings.replay;

@@ -1,6 +1,6 @@
 //! SIGTERM while the binary drains a backlog: the batch in hand finishes, the
 //! process exits 0 within `SHUTDOWN_GRACE_SECS`, and the outbox says exactly
-//! what happened — a record is marked done if and only if its key was deleted.
+//! what happened — a record has left the outbox if and only if its key was deleted.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -28,7 +28,7 @@ async fn sigterm_mid_drain_finishes_the_batch_and_leaves_the_backlog_consistent(
     .fetch_all(&db.pool)
     .await
     .expect("insert courses");
-    sqlx::query("UPDATE invalidation_outbox SET processed_at = now()")
+    sqlx::query("DELETE FROM invalidation_outbox")
         .execute(&db.pool)
         .await
         .expect("start from an empty backlog");
@@ -60,7 +60,7 @@ async fn sigterm_mid_drain_finishes_the_batch_and_leaves_the_backlog_consistent(
     env.insert("REDIS_COMMAND_TIMEOUT_MS".into(), "2000".into());
     let mut worker = ServiceProcess::spawn(env!("CARGO_BIN_EXE_skillup-invalidator"), &env);
     let busy = eventually(Duration::from_secs(30), || async {
-        processed(&db.pool).await.len() >= 50
+        processed(&db.pool, &ids).await.len() >= 50
     })
     .await;
     assert!(busy, "the worker drains: {:#?}", worker.log());
@@ -77,7 +77,7 @@ async fn sigterm_mid_drain_finishes_the_batch_and_leaves_the_backlog_consistent(
         worker.log()
     );
 
-    let done = processed(&db.pool).await;
+    let done = processed(&db.pool, &ids).await;
     assert!(
         done.len() < ids.len(),
         "SIGTERM arrived mid-drain (else this test proves nothing): {} of {} done",
@@ -113,7 +113,7 @@ async fn sigterm_mid_drain_finishes_the_batch_and_leaves_the_backlog_consistent(
     env.insert("INVALIDATOR_BATCH_SIZE".into(), "500".into());
     let mut next = ServiceProcess::spawn(env!("CARGO_BIN_EXE_skillup-invalidator"), &env);
     let drained = eventually(Duration::from_secs(120), || async {
-        processed(&db.pool).await.len() == ids.len()
+        processed(&db.pool, &ids).await.len() == ids.len()
     })
     .await;
     assert!(
@@ -132,29 +132,33 @@ async fn sigterm_mid_drain_finishes_the_batch_and_leaves_the_backlog_consistent(
         .await;
 }
 
-/// The course ids whose change records (the UPDATEs) are marked done.
-async fn processed(pool: &sqlx::PgPool) -> HashSet<uuid::Uuid> {
-    sqlx::query_scalar(
-        "SELECT entity_id FROM invalidation_outbox \
-         WHERE entity = 'course' AND op = 'UPDATE' AND processed_at IS NOT NULL",
+/// The course ids among `ids` whose change records (the UPDATEs) were applied:
+/// those no longer in the outbox.
+async fn processed(pool: &sqlx::PgPool, ids: &[uuid::Uuid]) -> HashSet<uuid::Uuid> {
+    let pending: HashSet<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT entity_id FROM invalidation_outbox WHERE entity = 'course' AND op = 'UPDATE'",
     )
     .fetch_all(pool)
     .await
-    .expect("processed records")
+    .expect("pending records")
     .into_iter()
-    .collect()
+    .collect();
+    ids.iter()
+        .copied()
+        .filter(|id| !pending.contains(id))
+        .collect()
 }
 
 /// A batch that cannot finish (its planning query waits behind a lock another
 /// session holds) does not hold the process past the grace: SIGTERM → exit 0
-/// within `SHUTDOWN_GRACE_SECS`, the record is not marked done, and the next
+/// within `SHUTDOWN_GRACE_SECS`, the record stays in the outbox, and the next
 /// worker applies it once the lock is gone.
 #[tokio::test]
 async fn sigterm_abandons_a_batch_stuck_behind_a_lock_after_the_grace() {
     const GRACE: u64 = 2;
     let db = fresh_database().await;
     seed::seed(&db.pool, 2, &|_| {}).await.expect("seed");
-    sqlx::query("UPDATE invalidation_outbox SET processed_at = now()")
+    sqlx::query("DELETE FROM invalidation_outbox")
         .execute(&db.pool)
         .await
         .expect("start from an empty backlog");
@@ -222,17 +226,13 @@ async fn sigterm_abandons_a_batch_stuck_behind_a_lock_after_the_grace() {
     let pending = || async {
         sqlx::query_scalar::<_, i64>(
             "SELECT count(*) FROM invalidation_outbox \
-             WHERE entity = 'course' AND op = 'UPDATE' AND processed_at IS NULL",
+             WHERE entity = 'course' AND op = 'UPDATE'",
         )
         .fetch_one(&db.pool)
         .await
         .expect("outbox")
     };
-    assert_eq!(
-        pending().await,
-        1,
-        "the abandoned record is not marked done"
-    );
+    assert_eq!(pending().await, 1, "the abandoned record is still pending");
     assert!(
         cache.get(&key).await.expect("GET").is_some(),
         "nothing was applied"
