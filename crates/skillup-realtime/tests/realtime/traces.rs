@@ -25,6 +25,13 @@ async fn a_progress_write_is_one_trace_from_request_to_socket_delivery() {
     let collector = OtlpReceiver::start().await;
     let db = fresh_database().await;
     seed::seed(&db.pool, COURSES, &|_| {}).await.expect("seed");
+    // The seed's own records would become progress events for this very student
+    // and course; on a busy machine one could reach the probe before the traced
+    // write's event and end the test before that write was even published.
+    sqlx::query("DELETE FROM invalidation_outbox")
+        .execute(&db.pool)
+        .await
+        .expect("outbox");
     let mut env = service_env(&db, &redis_url(), &unique_prefix());
     env.insert("OTEL_EXPORTER_OTLP_ENDPOINT".into(), collector.endpoint());
     let mut realtime = ServiceProcess::spawn(env!("CARGO_BIN_EXE_skillup-realtime"), &env);
@@ -59,6 +66,11 @@ async fn a_progress_write_is_one_trace_from_request_to_socket_delivery() {
     assert_eq!(res.status(), 200);
     let event = probe.until("event").await;
     assert_eq!(event["name"], "progress:updated", "{event}");
+    assert_eq!(
+        event["data"]["lesson_id"],
+        lesson.to_string(),
+        "the traced write's event: {event}"
+    );
     assert!(
         event["data"].get("traceparent").is_none(),
         "clients never see the trace context: {event}"
