@@ -23,13 +23,8 @@ ensure_cargo; ensure_postgres; ensure_redis
 command -v wrk >/dev/null 2>&1 || apt_install wrk
 ulimit -n 65536 2>/dev/null || true
 
-log "building (release)"
-cargo build --release --bins   # the feature set scripts/chaos.sh builds: one set of release artifacts
-bin="$TARGET_DIR/release"
-mkdir -p .run/bench .run/logs
-"$bin/skillupctl" db create >/dev/null
 # 1,111 seeded courses, every tenth a draft: 1,000 published.
-"$bin/skillupctl" db seed --courses 1111 >/dev/null
+release_seeded 1111
 psql "$DATABASE_URL" -tAc "SELECT id FROM courses WHERE published ORDER BY created_at DESC" > .run/bench/ids.txt
 export IDS_FILE="$ROOT/.run/bench/ids.txt"
 keys=$(wc -l < "$IDS_FILE")

@@ -23,12 +23,7 @@ ensure_cargo; ensure_postgres; ensure_redis
 command -v wrk >/dev/null 2>&1 || apt_install wrk
 ulimit -n 65536 2>/dev/null || true
 
-log "building (release)"
-cargo build --release --bins
-bin="$TARGET_DIR/release"
-mkdir -p .run/bench .run/logs
-"$bin/skillupctl" db create >/dev/null
-"$bin/skillupctl" db seed --courses 100 >/dev/null
+release_seeded 100
 id=$(psql "$DATABASE_URL" -tAc "SELECT id FROM courses WHERE published ORDER BY created_at DESC LIMIT 1")
 
 cluster_was_running=""

@@ -23,12 +23,7 @@ export SEARCH
 ensure_cargo; ensure_postgres; ensure_redis
 command -v wrk >/dev/null 2>&1 || apt_install wrk
 
-log "building (release)"
-cargo build --release --bins
-bin="$TARGET_DIR/release"
-mkdir -p .run/bench .run/logs
-"$bin/skillupctl" db create >/dev/null
-"$bin/skillupctl" db seed --courses 11111 >/dev/null
+release_seeded 11111
 "$bin/skillupctl" cache clear >/dev/null
 psql "$DATABASE_URL" -qc "ANALYZE courses" >/dev/null   # fresh statistics, as autovacuum keeps them
 published=$(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM courses WHERE published")

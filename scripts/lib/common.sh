@@ -122,6 +122,18 @@ ensure_npm_deps() {
   fi
 }
 
+# The benchmarks' start: release binaries in $bin (the feature set scripts/chaos.sh
+# builds, so there is one set of release artifacts), and DATABASE_URL's database
+# created and seeded with $1 courses.
+release_seeded() { # courses
+  log "building (release)"
+  cargo build --release --bins
+  bin="$TARGET_DIR/release"
+  mkdir -p .run/bench .run/logs
+  "$bin/skillupctl" db create >/dev/null
+  "$bin/skillupctl" db seed --courses "$1" >/dev/null
+}
+
 # The demo page's socket.io-client (crates/skillup-realtime/web, from its lockfile),
 # which skillup-realtime's build embeds: building that crate fails without it.
 ensure_web_deps() {

@@ -6,7 +6,8 @@
 //! Every row in the table is pending: a record leaves it in the transaction that
 //! applies it. (It used to be marked processed and pruned an hour later; that
 //! cost a new row version, two index entries and a later delete per change, about
-//! as much again as the writer's own insert. See `docs/benchmarks.md`, "Writers and the NOTIFY lock".)
+//! as much again as the writer's own insert. See `docs/benchmarks.md`, "Writers
+//! and the NOTIFY lock".)
 
 use std::time::Duration;
 

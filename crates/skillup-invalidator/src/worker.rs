@@ -4,9 +4,10 @@
 //! A batch is one Postgres transaction: take up to `batch_size` pending records
 //! (deleted with `FOR UPDATE SKIP LOCKED`), apply their [`Plan`] to Redis, commit.
 //! If any Redis step fails the transaction rolls back and the records stay
-//! pending, so no record leaves the outbox before its keys are deleted. Replicas skip each
-//! other's locked records: no record is applied twice by two live workers, none is
-//! lost (a crashed worker's transaction rolls back and frees its records).
+//! pending, so no record leaves the outbox before its keys are deleted. Replicas
+//! skip each other's locked records: no record is applied twice by two live
+//! workers, none is lost (a crashed worker's transaction rolls back and frees its
+//! records).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
